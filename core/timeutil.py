@@ -5,6 +5,8 @@ The user-facing formats mirror ODA's ``T_format``: ``isot``, ``mjd`` and ``ijd``
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from astropy.time import Time
 
@@ -39,6 +41,20 @@ def mission_bounds_ijd() -> tuple[float, float]:
     return float(time_to_ijd(MISSION_START)), float(time_to_ijd(MISSION_END))
 
 
+def _make_time(text: str, fmt: str) -> Time:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if fmt == "isot":
+            t = Time(text, scale="utc")
+            if t.format not in ("isot", "iso", "fits"):
+                raise ValueError(text)
+            return t
+        num = float(text)
+        if not np.isfinite(num):
+            raise ValueError(text)
+        return Time(num + (IJD_MJDREF if fmt == "ijd" else 0.0), format="mjd", scale="tt")
+
+
 def parse_time(value, t_format: str | None = None, field: str = "T1") -> Time:
     """Parse a user time in ``isot``, ``mjd`` or ``ijd``.
 
@@ -69,17 +85,12 @@ def parse_time(value, t_format: str | None = None, field: str = "T1") -> Time:
                     raise QueryError(field, f"cannot read {text!r} as a time", allowed) from None
                 fmt = "ijd" if num < 20000 else "mjd"
         try:
-            if fmt == "isot":
-                t = Time(text, scale="utc")
-                if t.format not in ("isot", "iso", "fits"):
-                    raise ValueError(text)
-            else:
-                num = float(text)
-                if not np.isfinite(num):
-                    raise ValueError(text)
-                t = Time(num + (IJD_MJDREF if fmt == "ijd" else 0.0), format="mjd", scale="tt")
+            t = _make_time(text, fmt)
         except (ValueError, TypeError):
             raise QueryError(field, f"cannot read {text!r} as {fmt}", allowed) from None
-    if t < MISSION_START - 1 or t > MISSION_END + 1:
-        raise QueryError(field, f"{t.utc.isot[:19]} is outside the INTEGRAL mission", allowed)
+    with warnings.catch_warnings():
+        # ERFA warns about "dubious years" far outside the mission; such times are rejected here.
+        warnings.simplefilter("ignore")
+        if t < MISSION_START - 1 or t > MISSION_END + 1:
+            raise QueryError(field, f"{t.utc.isot[:19]} is outside the INTEGRAL mission", allowed)
     return t

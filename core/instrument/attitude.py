@@ -12,24 +12,24 @@ and a detector point ``(z, y)`` sees it through the mask at
 ``-D · (tan_z, tan_y)``. DETZ runs along +Z and DETY along +Y.
 
 Which convention won, and how it was decided: the real OSA PIF map of SGR 1935+2154
-(ScW 255900280010, 6.65° off axis) was fitted with the PIF model of
-:mod:`core.instrument.pif` for all 8 sign/swap choices of (tan_z, tan_y) and both
-mask orientations (M and Mᵀ), with the mask distance free in 2900–3400 mm and the mask
-centre at the detector centre. Pearson correlation over live pixels (thick model,
-Y offset of :data:`core.instrument.mask.MASK_CENTRE_Y_MM` applied):
+(ScW 255900280010, 6.65° off axis; tan_z = -0.11539, tan_y = +0.01623 here) was
+compared with the PIF model of :mod:`core.instrument.pif` for all 8 sign/swap
+choices of (tan_z, tan_y) and both mask orientations (M and Mᵀ), with the mask
+distance scanned over 2900–3400 mm. Best Pearson correlation over live pixels:
 
-================================  ==========  ================================
-convention                         best corr   note
-================================  ==========  ================================
-(+Z, +Y)  [adopted]                 0.9999     D = 3138.5 mm, Y offset 4.3 mm
-(+Z, +Y), mask transposed           0.953      MURA is nearly symmetric
-(+Z, −Y)                            0.21       needs a 106 mm (9.5-element) Y offset
-(−Z, ±Y)                            < 0.05
-swapped (Z↔Y), any signs            < 0.05     would need > 300 mm offsets
-================================  ==========  ================================
+=======================================  =========  ===============================
+convention                                best corr  note
+=======================================  =========  ===============================
+(+Z, +Y)  [adopted], mask Y offset        0.99987    D = 3138.44 mm, centre y -4.31
+(+Z, +Y), mask exactly centred            0.778      needs the 4.3 mm Y offset
+(+Z, +Y), mask transposed (Mᵀ)            0.967      MURA is symmetric but for row 0
+(+Z, −Y)                                  0.24       0.9999 only with a 106 mm offset
+(−Z, +Y) / (−Z, −Y)                       0.02       no distance fits
+swapped (tan_z↔tan_y), any signs          ≤ 0.03     would need > 300 mm offsets
+=======================================  =========  ===============================
 
-So the natural right-handed convention with no mirror flip and no swap reproduces
-the real map; the mirrored alternatives only fit with implausible offsets.
+So the natural right-handed frame with no mirror flip and no swap reproduces the
+real map; mirrored alternatives only fit with offsets of many mask elements.
 """
 
 from __future__ import annotations

@@ -35,6 +35,9 @@ __all__ = [
     "live_rows",
     "live_cols",
     "module_slices",
+    "module_starts",
+    "MODULE_NZ",
+    "MODULE_NY",
     "pixel_centres_mm",
     "dead_fraction",
     "dead_pixels",
@@ -49,9 +52,9 @@ N_Y = 130
 PITCH_MM = 4.6
 #: Side of the sensitive CdTe pixel in mm (the rest of the pitch is inter-pixel gap).
 PIXEL_MM = 4.0
-#: Module edges along DETZ (image row indices); rows [e, e+32) of each pair are live.
+#: Module edges along DETZ (image row indices); module k holds rows [e[k+1]-32, e[k+1]).
 Z_EDGES = (0, 32, 66, 100, 134)
-#: Module edges along DETY (image column indices).
+#: Module edges along DETY (image column indices); module k holds [e[k+1]-64, e[k+1]).
 Y_EDGES = (0, 64, 130)
 #: Number of detector modules.
 N_MODULES = 8
@@ -60,10 +63,10 @@ Z_CENTRE_INDEX = 66.5
 #: Fractional column index of the detector centre (pixel y = (j - 64.5) * pitch).
 Y_CENTRE_INDEX = 64.5
 
-# Pixels per module side; the gap is whatever lies between a module's last pixel
-# and the next module edge.
-_MODULE_NZ = 32
-_MODULE_NY = 64
+#: Pixels per module along DETZ.
+MODULE_NZ = 32
+#: Pixels per module along DETY.
+MODULE_NY = 64
 
 # Dead/noisy pixel model. The seed is a fixed constant (not the revolution) so that
 # each pixel gets one "death revolution" for the whole mission, which makes the dead
@@ -77,11 +80,19 @@ _EFF_CLIP = (0.85, 1.15)
 
 
 def _zblocks() -> list[tuple[int, int]]:
-    return [(Z_EDGES[k], Z_EDGES[k] + _MODULE_NZ) for k in range(len(Z_EDGES) - 1)]
+    # Each module ends at an edge; the dead line is at the start of the next block
+    # (rows 32-33, 66-67, 100-101 are dead, as in the real OSA map).
+    return [(Z_EDGES[k + 1] - MODULE_NZ, Z_EDGES[k + 1]) for k in range(len(Z_EDGES) - 1)]
 
 
 def _yblocks() -> list[tuple[int, int]]:
-    return [(Y_EDGES[k], Y_EDGES[k] + _MODULE_NY) for k in range(len(Y_EDGES) - 1)]
+    return [(Y_EDGES[k + 1] - MODULE_NY, Y_EDGES[k + 1]) for k in range(len(Y_EDGES) - 1)]
+
+
+def module_starts(axis: str) -> tuple[int, ...]:
+    """First image index of each module along ``"z"`` (0, 34, 68, 102) or ``"y"`` (0, 66)."""
+    blocks = _zblocks() if axis == "z" else _yblocks()
+    return tuple(b[0] for b in blocks)
 
 
 def module_slices() -> list[tuple[slice, slice]]:

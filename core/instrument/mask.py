@@ -12,10 +12,12 @@ ScW 255900280010 (source 6.65° off axis, tan_z = -0.11539, tan_y = +0.01623 in 
 convention of :mod:`core.instrument.attitude`). The fit gives shadow shifts of
 -362.13 mm (Z) and +55.26 mm (Y). With one source the distance and a mask-centre
 offset are degenerate; keeping the mask centred in Z gives the mid-plane distance
-``MASK_DISTANCE_MM`` = 3138.5 mm, and then Y needs a 4.3 mm offset of the mask centre
-(equivalently a 4.7' boresight offset of IBIS about the spacecraft Z axis, the size
-of the known IBIS misalignment). The fitted offset is kept so that the model
-reproduces the real map (Pearson 0.9999); a ±1 mm error costs ≈ 0.02 of correlation.
+``MASK_DISTANCE_MM`` = 3138.44 mm, and then Y needs the mask centre at
+y = -4.31 mm (equivalently a 4.7' boresight offset of IBIS from the header
+attitude, about a rotation around the spacecraft Z axis). Without that offset the
+best correlation is 0.78 whatever the distance; with it 0.99987. A ±1 mm error of
+either offset drops the correlation to 0.98, ±2 mm to 0.93. The fitted effective
+thickness (15.7 mm) is within the fit noise of the nominal 16 mm, which is kept.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ MASK_ELEMENT_MM = 11.2
 #: Tungsten thickness of the closed elements in mm.
 MASK_THICKNESS_MM = 16.0
 #: Distance detector plane → mask mid-plane in mm (fitted, see the module docstring).
-MASK_DISTANCE_MM = 3138.5
+MASK_DISTANCE_MM = 3138.44
 #: Index of the mask element whose centre is the mask centre.
 MASK_CENTRE_ELEMENT = 47
 #: Z position of the mask centre in the detector frame, mm (kept 0: see docstring).

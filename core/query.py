@@ -1,0 +1,230 @@
+"""The analysis query: one typed, validated object that every front end builds.
+
+Parameter names are those of the ODA dispatcher (``RA``, ``DEC``, ``T1``, ``T2``,
+``T_format``, ``radius``, ``max_pointings``, ``scw_list``, ``E1_keV``, ``E2_keV``,
+``detection_threshold``, ``time_bin``...), so ODA users' requests map one to one.
+:meth:`Query.canonical` is the normal form that, with the code and data versions, hashes to
+the product id.
+
+Examples
+--------
+>>> q = Query.from_params(src_name="Crab", T1="2003-03-15", T2="2004-03-15", radius=10)
+>>> round(q.RA, 4), q.T_format
+(83.6331, 'isot')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+
+import numpy as np
+
+from .errors import QueryError
+from .timeutil import T_FORMATS, parse_time, time_to_ijd
+
+__all__ = ["Query", "INSTRUMENTS", "PRODUCTS", "LIMITS"]
+
+INSTRUMENTS = ("isgri", "jemx", "spi_acs")
+PRODUCTS = ("image", "spectrum", "lc", "spectral_fit")
+
+#: Allowed ranges, shown in every error message and exposed to the UI and API.
+LIMITS = {
+    "radius": (0.0, 30.0),          # deg, pointing-axis distance from the target
+    "max_pointings": (1, 10000),
+    "E_keV": {"isgri": (15.0, 1000.0), "jemx": (3.0, 35.0), "spi_acs": (75.0, 100000.0)},
+    "detection_threshold": (3.0, 100.0),
+    "time_bin_sec": (20.0, 20000.0),
+    "min_good_time": (0.0, 3600.0),
+}
+
+
+def _num(name, value, lo=None, hi=None, integer=False, lo_open=False):
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise QueryError(name, f"{value!r} is not a number", _range(lo, hi, lo_open)) from None
+    if not math.isfinite(x):
+        raise QueryError(name, f"{value!r} is not finite", _range(lo, hi, lo_open))
+    if integer:
+        if x != int(x):
+            raise QueryError(name, f"{value!r} is not a whole number", _range(lo, hi, lo_open))
+        x = int(x)
+    if lo is not None and (x < lo or (lo_open and x == lo)) or hi is not None and x > hi:
+        raise QueryError(name, f"{value!r} is out of range", _range(lo, hi, lo_open))
+    return x
+
+
+def _range(lo, hi, lo_open=False):
+    if lo is None and hi is None:
+        return None
+    return f"{'>' if lo_open else '≥'} {lo} and ≤ {hi}" if hi is not None else f"≥ {lo}"
+
+
+def _parse_angle(name, value, is_ra):
+    """Degrees, or sexagesimal (RA in hours) like '05:34:31.9' / '05h34m31.9s'."""
+    if isinstance(value, (int, float, np.floating)) and not isinstance(value, bool):
+        x = float(value)
+    else:
+        text = str(value).strip()
+        try:
+            x = float(text)
+        except ValueError:
+            from astropy.coordinates import Angle
+            import astropy.units as u
+
+            try:
+                unit = u.hourangle if is_ra and not text.endswith(("d", "°")) else u.deg
+                x = Angle(text, unit=unit).deg
+            except Exception:
+                raise QueryError(name, f"cannot read {text!r} as an angle",
+                                 "degrees, or sexagesimal e.g. 05:34:31.9" if is_ra else "degrees, or e.g. +22:00:52") from None
+    lo, hi = (0.0, 360.0) if is_ra else (-90.0, 90.0)
+    if not math.isfinite(x) or x < lo or x > hi:
+        raise QueryError(name, f"{value!r} is out of range", f"{lo} .. {hi} deg")
+    return x % 360.0 if is_ra else x
+
+
+@dataclass(frozen=True)
+class Query:
+    """A validated request. Build it with :meth:`from_params`, never by hand."""
+
+    src_name: str = ""
+    RA: float = math.nan
+    DEC: float = math.nan
+    T1: str = ""
+    T2: str = ""
+    T_format: str = "isot"
+    radius: float = 10.0
+    max_pointings: int = 50
+    scw_list: tuple[str, ...] = ()
+    min_good_time: float = 1000.0
+    instrument: str = "isgri"
+    product_type: str = "image"
+    E1_keV: float = 20.0
+    E2_keV: float = 40.0
+    detection_threshold: float = 7.0
+    time_bin: float = 0.0          # 0: one point per ScW
+    time_bin_format: str = "sec"
+    ijd1: float = field(default=math.nan, repr=False)
+    ijd2: float = field(default=math.nan, repr=False)
+
+    @classmethod
+    def parameter_names(cls) -> list[str]:
+        return [f.name for f in fields(cls) if not f.name.startswith("ijd")]
+
+    @classmethod
+    def from_params(cls, params: dict | None = None, **kw) -> "Query":
+        """Validate user parameters (strings or numbers) into a query.
+
+        Raises
+        ------
+        QueryError
+            naming the first bad field and its allowed range.
+        """
+        p = {**(params or {}), **kw}
+        p = {k: v for k, v in p.items() if v is not None and not (isinstance(v, str) and v.strip() == "")}
+        unknown = set(p) - set(cls.parameter_names())
+        if unknown:
+            name = sorted(unknown)[0]
+            raise QueryError(name, "is not a parameter", ", ".join(cls.parameter_names()))
+        from .archive.scwid import parse_scw_list
+
+        out: dict = {}
+        out["instrument"] = str(p.get("instrument", "isgri")).strip().lower()
+        if out["instrument"] not in INSTRUMENTS:
+            raise QueryError("instrument", f"unknown instrument {p['instrument']!r}", ", ".join(INSTRUMENTS))
+        out["product_type"] = str(p.get("product_type", "image")).strip().lower()
+        if out["product_type"] not in PRODUCTS:
+            raise QueryError("product_type", f"unknown product {p['product_type']!r}", ", ".join(PRODUCTS))
+
+        scw = parse_scw_list(p["scw_list"]) if "scw_list" in p else []
+        out["scw_list"] = tuple(sorted({str(s) for s in scw}))
+
+        src_name = str(p.get("src_name", "")).strip()
+        out["src_name"] = src_name
+        if "RA" in p or "DEC" in p:
+            if "RA" not in p or "DEC" not in p:
+                missing = "DEC" if "RA" in p else "RA"
+                raise QueryError(missing, "is needed when the other coordinate is given", "degrees")
+            out["RA"] = _parse_angle("RA", p["RA"], True)
+            out["DEC"] = _parse_angle("DEC", p["DEC"], False)
+        elif src_name:
+            from .sky.resolve import resolve_name
+
+            r = resolve_name(src_name)
+            out["RA"], out["DEC"], out["src_name"] = r.ra, r.dec, r.name
+        elif not out["scw_list"]:
+            raise QueryError("src_name", "give a source name, or RA and DEC, or a scw_list",
+                             "a catalogue name, or RA 0..360 and DEC -90..90 deg")
+
+        t_format = str(p.get("T_format", "isot")).strip().lower()
+        if t_format not in T_FORMATS:
+            raise QueryError("T_format", f"unknown time format {t_format!r}", ", ".join(T_FORMATS))
+        out["T_format"] = t_format
+        if not out["scw_list"] or "T1" in p or "T2" in p:
+            if "T1" not in p or "T2" not in p:
+                raise QueryError("T1" if "T1" not in p else "T2", "is required", "a time within the mission")
+            t1 = parse_time(p["T1"], t_format, "T1")
+            t2 = parse_time(p["T2"], t_format, "T2")
+            if t2 <= t1:
+                raise QueryError("T2", f"must be after T1 ({t1.utc.isot[:19]})", "T2 > T1")
+            out["ijd1"], out["ijd2"] = round(float(time_to_ijd(t1)), 8), round(float(time_to_ijd(t2)), 8)
+            out["T1"], out["T2"] = str(p["T1"]).strip(), str(p["T2"]).strip()
+
+        out["radius"] = _num("radius", p.get("radius", 10.0), *LIMITS["radius"], lo_open=True)
+        out["max_pointings"] = _num("max_pointings", p.get("max_pointings", 50), *LIMITS["max_pointings"], integer=True)
+        out["min_good_time"] = _num("min_good_time", p.get("min_good_time", 1000.0), *LIMITS["min_good_time"])
+        elo, ehi = LIMITS["E_keV"][out["instrument"]]
+        out["E1_keV"] = _num("E1_keV", p.get("E1_keV", max(20.0, elo)), elo, ehi)
+        out["E2_keV"] = _num("E2_keV", p.get("E2_keV", min(40.0, ehi) if elo < 40 else ehi), elo, ehi)
+        if out["E2_keV"] <= out["E1_keV"]:
+            raise QueryError("E2_keV", f"must exceed E1_keV ({out['E1_keV']:g})", f"{elo:g} < E1_keV < E2_keV ≤ {ehi:g}")
+        out["detection_threshold"] = _num("detection_threshold", p.get("detection_threshold", 7.0),
+                                          *LIMITS["detection_threshold"])
+        tbf = str(p.get("time_bin_format", "sec")).strip().lower()
+        if tbf not in ("sec", "jd"):
+            raise QueryError("time_bin_format", f"unknown unit {tbf!r}", "sec, jd")
+        out["time_bin_format"] = tbf
+        tb = p.get("time_bin", 0.0)
+        if float(_num("time_bin", tb, 0.0, None)) != 0.0:
+            lo, hi = LIMITS["time_bin_sec"]
+            scale = 86400.0 if tbf == "jd" else 1.0
+            _num("time_bin", float(tb) * scale, lo, hi)
+        out["time_bin"] = float(tb)
+        return cls(**out)
+
+    # -- canonical form and ids -------------------------------------------------------------
+    def canonical(self) -> dict:
+        """Normal form: what determines the products (display-only fields left out)."""
+        d = asdict(self)
+        d.pop("T1"), d.pop("T2"), d.pop("T_format")
+        for k in ("RA", "DEC"):
+            d[k] = None if not math.isfinite(d[k]) else round(d[k], 6)
+        for k in ("ijd1", "ijd2"):
+            d[k] = None if not math.isfinite(d[k]) else round(d[k], 8)
+        d["scw_list"] = list(d["scw_list"])
+        return d
+
+    def product_id(self, *extra_versions: str) -> str:
+        """Content hash of the canonical query plus code and data versions (hex, 24 chars)."""
+        from . import CODE_VERSION
+        from .archive.pointings import HISTORY_VERSION
+
+        payload = json.dumps({"q": self.canonical(), "code": CODE_VERSION, "history": HISTORY_VERSION,
+                              "extra": list(extra_versions)}, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+    def to_params(self) -> dict:
+        """User-level parameters that reproduce this query through :meth:`from_params`."""
+        d = {k: v for k, v in asdict(self).items() if not k.startswith("ijd")}
+        d["scw_list"] = list(d["scw_list"])
+        return {k: v for k, v in d.items() if v not in ("", (), []) and not (isinstance(v, float) and math.isnan(v))}
+
+    def with_(self, **changes) -> "Query":
+        """A re-validated copy with some parameters changed."""
+        return type(self).from_params({**self.to_params(), **changes})
+
+    replace = replace
