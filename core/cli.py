@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -114,6 +115,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return {"scws": _cmd_scws, "simulate": _cmd_simulate, "resolve": _cmd_resolve}[args.command](args)
+    except BrokenPipeError:  # output piped into head & co.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except QueryError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

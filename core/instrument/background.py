@@ -36,12 +36,12 @@ LINES_KEV = ((23.2, 1.0), (27.5, 1.2), (31.0, 0.6), (58.0, 2.5), (59.3, 4.5), (6
 def background_spectrum_shape(energy_keV) -> np.ndarray:
     """Relative background rate per keV in true deposited energy (peak-normalised)."""
     e = np.asarray(energy_keV, dtype=float)
-    # Broken continuum: flat-ish below 40 keV (shield leakage + Compton), E^-1.6 above.
-    cont = np.where(e < 40.0, (e / 40.0) ** -0.4, (e / 40.0) ** -1.6)
+    # Broken continuum: flat-ish below 40 keV (shield leakage + Compton), E^-2 above.
+    cont = np.where(e < 40.0, (e / 40.0) ** -0.4, (e / 40.0) ** -2.0)
     out = cont.copy()
     for e0, ew in LINES_KEV:
         sigma = 0.5 + 0.01 * e0  # intrinsic, before the detector's resolution
-        cont0 = (e0 / 40.0) ** -0.4 if e0 < 40.0 else (e0 / 40.0) ** -1.6
+        cont0 = (e0 / 40.0) ** -0.4 if e0 < 40.0 else (e0 / 40.0) ** -2.0
         out += cont0 * ew * np.exp(-0.5 * ((e - e0) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))
     return out
 

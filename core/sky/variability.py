@@ -156,7 +156,7 @@ class V404Cyg(Variability):
         mjd = ijd + _MJD_IJD
         out = np.full(mjd.shape, self.mean)
         # Smooth envelope of the June outburst (~0.5 Crab plateau) and of December.
-        out += 500.0 * np.clip((mjd - 57188.6) / 1.5, 0, 1) * np.where(mjd < 57199.0, 1.0, np.exp(-(mjd - 57199.0) / 1.5)) * (mjd > 57188.6)
+        out += 500.0 * np.clip((mjd - 57188.6) / 1.5, 0, 1) * np.exp(-np.clip(mjd - 57199.0, 0.0, 60.0) / 1.5) * (mjd > 57188.6)
         out += 150.0 * _fred(mjd, 57385.0, 1.0, 4.0) * (mjd > 57375.0)
         fl = self._flares
         near = np.abs(mjd[..., None] - fl[:, 0]) < 0.35
