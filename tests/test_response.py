@@ -116,35 +116,37 @@ def test_effective_area_shape_and_level():
     assert np.array_equal(R.effective_area(e, 0), R.effective_area(e, 2500))
 
 
-def test_effective_area_matches_real_osa10_arf():
-    """Our area against the real OSA 10 ARF, bin by bin.
+def _at_resolution(edges, values, revolution=REV):
+    """Values seen through the detector's energy resolution (Gaussian of the local FWHM)."""
+    centre = 0.5 * (edges[1:] + edges[:-1])
+    sigma = R.energy_resolution_fwhm(centre, revolution) / 2.3548
+    kernel = np.exp(-0.5 * ((centre[None, :] - centre[:, None]) / sigma[:, None]) ** 2)
+    return kernel @ values / kernel.sum(axis=1)
 
-    The OSA 10 ARF carries calibration structure that no attenuation model can produce:
-    it swings between 645 and 1216 cm² within 20–35 keV and drops from 1305 cm² (55 keV)
-    to 649 cm² (77 keV) and back to 1312 cm² (93 keV), with no absorption edge of any
-    material in the beam at those energies. Where the ARF is smooth (35–56 keV and
-    92–300 keV) every bin must agree within 15 %; in the 20–35 keV window the
-    window-averaged area must agree within 15 %; in 56–92 keV we only bound the known
-    excess (ours is 1.0–2.2 × OSA there, max at 77 keV) so that it cannot grow unnoticed.
+
+def test_effective_area_matches_real_osa10_arf():
+    """Our area agrees with the real OSA 10 ARF within 15 % over 20–300 keV.
+
+    Compared at the instrument's resolution: the OSA 10 ARF rings by ±25 % with a ≈3 keV
+    period in 20–35 keV (645↔1216 cm²), finer than the ≈3.5 keV FWHM there, so no
+    spectrum can see it; both curves are smoothed with the local resolution before the
+    bin-by-bin comparison. The broad 60–92 keV deficit is real (it survives smoothing)
+    and is part of our response (``osa10_calibration_factor``). OSA 10 folds the low
+    threshold into its ARF (we keep it in the RMF), so it is applied at the true energy
+    for this comparison.
     """
     edges, arf, _, _ = _real_response()
     centre = 0.5 * (edges[1:] + edges[:-1])
-    ours = R.effective_area(centre, REV)
-    ratio = ours / np.where(arf > 0, arf, np.nan)
+    ours = R.effective_area(centre, REV) * R.low_threshold_acceptance(centre, REV)
+    ratio = _at_resolution(edges, ours) / _at_resolution(edges, arf)
+    band = (centre >= 20.0) & (centre <= 300.0)
+    dev = np.abs(ratio[band] - 1.0)
+    worst = centre[band][np.argmax(dev)]
+    assert dev.max() < 0.15, f"worst deviation {dev.max():.3f} at {worst:.1f} keV"
+    # The named reference points of the README (raw ARF): 20, 30, 50, 93, 200 keV.
+    for e_ref, a_ref in ((30.0, 937.0), (50.0, 1192.0), (93.0, 1317.0), (200.0, 334.0)):
+        assert R.effective_area(e_ref, REV) == pytest.approx(a_ref, rel=0.15)
 
-    smooth = ((centre >= 35.0) & (centre < 56.0)) | ((centre >= 92.0) & (centre <= 300.0))
-    dev = np.abs(ratio[smooth] - 1.0)
-    where = centre[smooth][np.nanargmax(dev)]
-    assert np.nanmax(dev) < 0.15, f"worst deviation {np.nanmax(dev):.3f} at {where:.1f} keV"
-
-    low = (centre >= 20.0) & (centre < 35.0)
-    assert ours[low].mean() / arf[low].mean() == pytest.approx(1.0, abs=0.15)
-
-    wiggle = (centre >= 56.0) & (centre < 92.0)
-    assert np.all((ratio[wiggle] > 0.85) & (ratio[wiggle] < 2.2))
-
-
-# ----------------------------------------------------------------------------- redistribution
 def test_energy_resolution():
     assert R.energy_resolution_fwhm(60.0, 0) / 60.0 == pytest.approx(0.08, abs=1e-12)
     assert R.energy_resolution_fwhm(60.0, 100) / 60.0 == pytest.approx(0.08, abs=0.003)
@@ -281,10 +283,7 @@ def test_folded_power_law_real_vs_ours():
 
     * real ARF ⊗ our RMF (threshold-free, as the OSA 10 pair has no threshold edge) against
       real ARF ⊗ real RMF: all 14 channels within 20 % (checks our redistribution);
-    * our ARF ⊗ our RMF against the real pair: within 20 % except in the two channels
-      52.7–69.0 and 69.0–100.1 keV, which contain the 56–92 keV calibration structure of the
-      OSA 10 ARF (see test_effective_area_matches_real_osa10_arf); there ours is bounded at
-      +30 % and +60 %.
+    * our ARF ⊗ our RMF against the real pair: every channel within 15 %.
     """
     edges, arf, matrix, chan = _real_response()
     assert np.allclose(chan, catalogue_band_edges(), atol=0.006)
@@ -296,10 +295,7 @@ def test_folded_power_law_real_vs_ours():
         rmf_check = (flux * arf) @ rmf_no_threshold / real
         assert np.all(np.abs(rmf_check - 1.0) < 0.20), np.round(rmf_check, 3)
         full = ours.folded(flux) / real
-        structured = np.array([8, 9])
-        others = np.setdiff1d(np.arange(14), structured)
-        assert np.all(np.abs(full[others] - 1.0) < 0.20), np.round(full, 3)
-        assert full[8] < 1.30 and full[9] < 1.60, np.round(full, 3)
+        assert np.all(np.abs(full - 1.0) < 0.15), np.round(full, 3)
 
 
 def test_response_class_defaults():
