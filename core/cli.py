@@ -45,6 +45,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_query_options(p)
     p = sub.add_parser("resolve", help="resolve a source name offline")
     p.add_argument("name")
+
+    p = sub.add_parser("image", help="ISGRI mosaic with detected sources (FITS, ECSV, regions, PNG)")
+    _add_query_options(p)
+    p.add_argument("--E1_keV", default=None, help="band lower edge, keV (default 20)")
+    p.add_argument("--E2_keV", default=None, help="band upper edge, keV (default 40)")
+    p.add_argument("--detection_threshold", default=None, help="detection threshold, sigma (default 7)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default ODA_WORKERS or 1)")
+    p.add_argument("--out", required=True, help="output directory")
+
+    p = sub.add_parser("detect", help="find sources in an OSA-style mosaic FITS file")
+    p.add_argument("mosaic", help="mosaic FITS (INTENSITY+VARIANCE HDUs, or a lone significance image)")
+    p.add_argument("--threshold", default="7", help="detection threshold, sigma (default 7)")
+    p.add_argument("--out", required=True, help="output directory")
     return parser
 
 
@@ -52,7 +65,8 @@ def _query_from_args(args):
     from .query import Query
 
     params = {k: getattr(args, k) for k in ("src_name", "RA", "DEC", "T1", "T2", "T_format", "radius",
-                                            "max_pointings", "scw_list", "min_good_time") if getattr(args, k, None) is not None}
+                                            "max_pointings", "scw_list", "min_good_time", "E1_keV", "E2_keV",
+                                            "detection_threshold") if getattr(args, k, None) is not None}
     if "T_format" not in params and ("T1" in params or "T2" in params):
         from .timeutil import parse_time
 
@@ -109,12 +123,85 @@ def _cmd_resolve(args) -> int:
     return 0
 
 
+def _print_catalog(table) -> None:
+    cols = [c for c in ("NAME", "RA_FIN", "DEC_FIN", "DETSIG", "FLUX", "FLUX_ERR", "ERR_RAD", "FLAG") if c in table.colnames]
+    out = table[cols]
+    for c in ("RA_FIN", "DEC_FIN"):
+        if c in cols:
+            out[c].info.format = ".4f"
+    for c in ("DETSIG", "FLUX", "FLUX_ERR"):
+        if c in cols:
+            out[c].info.format = ".2f"
+    if "ERR_RAD" in cols:
+        out["ERR_RAD"].info.format = ".4f"
+    out.pprint_all()
+
+
+def _cmd_image(args) -> int:
+    from pathlib import Path
+
+    from .imaging.pipeline import make_image
+
+    q = _query_from_args(args).with_(product_type="image")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+
+    def progress(i, n, s):
+        print(f"[{i}/{n}] {s.scw_id} {s.status} ({s.seconds:.2f} s)", file=sys.stderr)
+
+    res = make_image(q, progress=progress, workers=args.workers)
+    for name, path in res.files.items():
+        (out / name).write_bytes(Path(path).read_bytes())
+    n_ok = sum(not s.status.startswith("failed") for s in res.scws)
+    print(f"# mosaic of {n_ok} ScWs, {q.E1_keV:g}-{q.E2_keV:g} keV, product {res.product_id}"
+          f"{' (from cache)' if res.from_cache else ''}, {time.perf_counter() - t0:.1f} s; files in {out}")
+    _print_catalog(res.catalog)
+    return 0
+
+
+def _cmd_detect(args) -> int:
+    from pathlib import Path
+
+    from .errors import QueryError
+    from .imaging.detect import detect_sources
+    from .imaging.mosaic import read_mosaic_fits
+    from .imaging.outputs import write_catalog_ecsv, write_catalog_fits, write_region_file
+    from .query import LIMITS
+    from .sky.catalog import sky_model
+
+    try:
+        threshold = float(args.threshold)
+    except ValueError:
+        raise QueryError("threshold", f"{args.threshold!r} is not a number", "3 .. 100") from None
+    lo, hi = LIMITS["detection_threshold"]
+    if not lo <= threshold <= hi:
+        raise QueryError("threshold", f"{threshold:g} is out of range", f"{lo:g} .. {hi:g}")
+    path = Path(args.mosaic)
+    if not path.is_file():
+        raise QueryError("mosaic", f"no such file {path.name!r}", "an existing FITS file")
+    try:
+        images = read_mosaic_fits(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise QueryError("mosaic", f"cannot read {path.name!r} as a mosaic ({exc})", "OSA/ODA mosaic FITS") from None
+    table = detect_sources(images, threshold=threshold, catalog=[(s.name, s.ra, s.dec) for s in sky_model()])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_catalog_fits(table, out / "catalog.fits")
+    write_catalog_ecsv(table, out / "catalog.ecsv")
+    write_region_file(table, out / "sources.reg")
+    print(f"# {len(table)} sources above {threshold:g} sigma in {path.name}; files in {out}")
+    _print_catalog(table)
+    return 0
+
+
 def main(argv=None) -> int:
     from .errors import QueryError
 
     args = build_parser().parse_args(argv)
     try:
-        return {"scws": _cmd_scws, "simulate": _cmd_simulate, "resolve": _cmd_resolve}[args.command](args)
+        return {"scws": _cmd_scws, "simulate": _cmd_simulate, "resolve": _cmd_resolve, "image": _cmd_image,
+                "detect": _cmd_detect}[args.command](args)
     except BrokenPipeError:  # output piped into head & co.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

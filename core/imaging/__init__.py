@@ -1,0 +1,1 @@
+"""ISGRI imaging: per-ScW decoding, mosaics, source detection."""

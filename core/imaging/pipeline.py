@@ -1,0 +1,310 @@
+"""Sky image / mosaic product: query → ScWs → per-ScW images (cached) → mosaic → sources.
+
+Per-ScW images are keyed by (ScW, band, code and data versions) in the product store, so
+an identical request decodes nothing and an overlapping one decodes only its new ScWs;
+the finished mosaic and its files are keyed by the query's product id. Per-ScW work
+(simulate if needed, read, decode, reproject onto the mosaic grid) runs in worker
+processes; the parent only accumulates, so memory does not grow with the number of ScWs.
+
+Progress is reported per ScW as ``restored from cache``, ``calculated`` or
+``failed: <reason>``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import multiprocessing as mp
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .. import CODE_VERSION
+from ..errors import QueryError
+from ..query import Query
+from .types import SkyImages
+
+__all__ = ["IMAGING_VERSION", "ScwStatus", "ImageResult", "make_image", "scw_image", "Cancelled",
+           "IMAGE_FILES"]
+
+#: Bump when decoding or mosaicking changes the numbers.
+IMAGING_VERSION = "1"
+
+#: Files of an image product, as stored and as written by ``python -m core image --out``.
+IMAGE_FILES = ("mosaic.fits", "catalog.fits", "catalog.ecsv", "sources.reg", "mosaic.png", "result.json")
+
+RESTORED, CALCULATED = "restored from cache", "calculated"
+
+
+class Cancelled(RuntimeError):
+    """Raised when the caller's ``cancel()`` returns true between ScWs."""
+
+
+@dataclass
+class ScwStatus:
+    scw_id: str
+    status: str
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"scw_id": self.scw_id, "status": self.status, "seconds": round(self.seconds, 3)}
+
+
+@dataclass
+class ImageResult:
+    product_id: str
+    query: Query
+    images: SkyImages
+    catalog: object                  # astropy Table (ISGR-SRCL-RES columns)
+    scws: list[ScwStatus]
+    files: dict[str, Path] = field(default_factory=dict)
+    from_cache: bool = False
+
+
+# -- per-ScW images ------------------------------------------------------------------------------
+def _data_version(archive, scw_id: str) -> str:
+    if archive.simulated:
+        from ..archive.pointings import HISTORY_VERSION
+        from ..archive.simulate import SIM_VERSION
+        from ..sky.catalog import sky_model
+
+        return f"sim{SIM_VERSION}-h{HISTORY_VERSION}-sky{sky_model().version}"
+    st = (archive.path(scw_id) / "isgri_events.fits.gz").stat()
+    return f"mirror-{st.st_size}-{int(st.st_mtime)}"
+
+
+def _scw_key(archive, scw_id: str, e1: float, e2: float) -> str:
+    from ..products.store import content_key
+
+    return content_key("scw-image", scw_id, round(e1, 3), round(e2, 3), CODE_VERSION, IMAGING_VERSION,
+                       _data_version(archive, scw_id))
+
+
+def _iros_catalog(header: dict) -> list[tuple[str, float, float]]:
+    from ..sky.catalog import sky_model
+
+    return [(s.name, s.ra, s.dec) for s in sky_model().within(header["RA_SCX"], header["DEC_SCX"], 16.0)]
+
+
+def scw_image(scw_id: str, e1: float, e2: float, *, archive=None, store=None) -> tuple[SkyImages, str]:
+    """The decoded image of one ScW in one band, from the store or computed (and stored)."""
+    from ..archive.store import get_archive
+    from ..products.store import get_store
+    from .decode import decode_scw
+
+    archive = archive or get_archive()
+    store = store or get_store()
+    key = _scw_key(archive, scw_id, e1, e2)
+    hit = store.get(key)
+    if hit is not None:
+        return SkyImages.from_arrays(*hit), RESTORED
+    data = archive.read(scw_id)
+    img = decode_scw(data, e1, e2, catalog=_iros_catalog(data.header))
+    arrays, meta = img.to_arrays()
+    store.put(key, arrays=arrays, meta=meta)
+    return img, CALCULATED
+
+
+def _worker(scw_id: str, e1: float, e2: float, grid_header: str, shape: tuple[int, int]):
+    """Runs in a worker process: image (cached or computed) reprojected onto the grid."""
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    from .mosaic import project
+
+    t0 = time.perf_counter()
+    try:
+        img, status = scw_image(scw_id, e1, e2)
+        part = project(img, WCS(fits.Header.fromstring(grid_header, sep="\n")), shape)
+        return scw_id, status, time.perf_counter() - t0, part, img.meta
+    except Exception as exc:  # reported per ScW; the mosaic goes on without it
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        return scw_id, f"failed: {reason}", time.perf_counter() - t0, None, None
+
+
+_POOLS: dict[int, cf.ProcessPoolExecutor] = {}
+
+
+def _pool(workers: int) -> cf.ProcessPoolExecutor:
+    # One long-lived pool per size and process: worker start-up (imports) costs ~1 s.
+    pool = _POOLS.get(workers)
+    if pool is None:
+        pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+        _POOLS[workers] = pool
+    return pool
+
+
+# -- the product -------------------------------------------------------------------------------
+def _product_key(query: Query, archive) -> str:
+    versions = [IMAGING_VERSION, "simulated" if archive.simulated else f"mirror:{archive.root}"]
+    return query.product_id("image", *versions)
+
+
+def _load_result(store, key: str, query: Query) -> ImageResult | None:
+    from astropy.table import Table
+
+    hit = store.get(key)
+    if hit is None:
+        return None
+    arrays, meta = hit
+    files = {name: store.path(key) / name for name in store.files(key)}
+    try:
+        catalog = Table.read(files["catalog.ecsv"], format="ascii.ecsv")
+    except (KeyError, OSError, ValueError):
+        store.discard(key)
+        return None
+    images = SkyImages.from_arrays(arrays, meta["images"])
+    scws = [ScwStatus(d["scw_id"], RESTORED, 0.0) for d in meta["scws"] if not d["status"].startswith("failed")]
+    scws += [ScwStatus(d["scw_id"], d["status"], 0.0) for d in meta["scws"] if d["status"].startswith("failed")]
+    return ImageResult(key, query, images, catalog, scws, files, from_cache=True)
+
+
+def make_image(query: Query, *, progress: Callable[[int, int, ScwStatus], None] | None = None,
+               cancel: Callable[[], bool] | None = None, workers: int | None = None,
+               archive=None, store=None) -> ImageResult:
+    """Build (or restore) the mosaic, source list and files of an ``image`` query.
+
+    Parameters
+    ----------
+    query : Query
+        Validated query (band E1_keV–E2_keV, detection_threshold, selection parameters).
+    progress : callable, optional
+        ``progress(i, n, ScwStatus)`` after each ScW (i from 1).
+    cancel : callable, optional
+        Polled between ScWs; when it returns true :class:`Cancelled` is raised.
+    workers : int, optional
+        Worker processes for per-ScW work (default: ``ODA_WORKERS`` or 1 = in-process).
+    """
+    from astropy.io import fits
+
+    from ..archive.selection import check_limits
+    from ..archive.store import get_archive
+    from ..config import get_settings
+    from ..products.store import get_store
+    from ..sky.catalog import sky_model
+    from .detect import detect_sources
+    from .mosaic import MosaicBuilder, mosaic_grid, project
+
+    archive = archive or get_archive()
+    store = store or get_store()
+    check_limits(query, get_settings().max_scw)
+    key = _product_key(query, archive)
+    cached = _load_result(store, key, query)
+    if cached is not None:
+        if progress:
+            for i, s in enumerate(cached.scws, 1):
+                progress(i, len(cached.scws), s)
+        return cached
+
+    sel = archive.select(query)
+    ids = [str(s) for s in sel.ids]
+    ra0, dec0 = (query.RA, query.DEC) if np.isfinite(query.RA) else _mean_pointing(sel.rows)
+    wcs, shape = mosaic_grid(ra0, dec0, list(zip(sel.rows["ra_scx"], sel.rows["dec_scx"])))
+    builder = MosaicBuilder(wcs, shape)
+    e1, e2 = query.E1_keV, query.E2_keV
+    workers = int(workers or os.environ.get("ODA_WORKERS", "1"))
+    statuses: list[ScwStatus] = []
+
+    def record(scw_id, status, seconds):
+        statuses.append(ScwStatus(scw_id, status, seconds))
+        if progress:
+            progress(len(statuses), len(ids), statuses[-1])
+
+    if workers <= 1:
+        for scw_id in ids:
+            if cancel and cancel():
+                raise Cancelled(f"cancelled after {len(statuses)} of {len(ids)} ScWs")
+            t0 = time.perf_counter()
+            try:
+                img, status = scw_image(scw_id, e1, e2, archive=archive, store=store)
+                builder.accumulate(project(img, wcs, shape), img.meta)
+            except Exception as exc:
+                status = f"failed: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}"
+            record(scw_id, status, time.perf_counter() - t0)
+    else:
+        header = wcs.to_header(relax=True).tostring(sep="\n")
+        pool = _pool(workers)
+        pending: set = set()
+        it = iter(ids)
+        # Bounded window: at most 2 results per worker in flight keeps memory flat.
+        while True:
+            while len(pending) < 2 * workers:
+                nxt = next(it, None)
+                if nxt is None:
+                    break
+                pending.add(pool.submit(_worker, nxt, e1, e2, header, shape))
+            if not pending:
+                break
+            done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                scw_id, status, seconds, part, meta = fut.result()
+                if part is not None:
+                    builder.accumulate(part, meta)
+                record(scw_id, status, seconds)
+            if cancel and cancel():
+                for f in pending:
+                    f.cancel()
+                raise Cancelled(f"cancelled after {len(statuses)} of {len(ids)} ScWs")
+
+    if builder.n_added == 0:
+        reasons = {s.status for s in statuses}
+        raise QueryError("scw_list" if query.scw_list else "T1", f"no ScW could be imaged ({'; '.join(sorted(reasons))[:300]})")
+    images = builder.result()
+    images.meta.update({"e1": e1, "e2": e2, "product_id": key, "query": query.to_params()})
+    target = (query.src_name or "target", query.RA, query.DEC) if np.isfinite(query.RA) else None
+    catalog = detect_sources(images, threshold=query.detection_threshold,
+                             catalog=[(s.name, s.ra, s.dec) for s in sky_model()], target=target)
+    files = _write_files(images, catalog, query, statuses, key)
+    arrays, img_meta = images.to_arrays()
+    meta = {"images": img_meta, "scws": [s.to_dict() for s in statuses], "query": query.to_params(),
+            "n_sources": len(catalog)}
+    path = store.put(key, arrays=arrays, meta=meta, files=files)
+    return ImageResult(key, query, images, catalog, statuses, {n: path / n for n in files}, from_cache=False)
+
+
+def _mean_pointing(rows) -> tuple[float, float]:
+    from ..instrument.attitude import radec_to_unit, unit_to_radec
+
+    v = radec_to_unit(rows["ra_scx"], rows["dec_scx"]).sum(axis=0)
+    ra, dec = unit_to_radec(v)
+    return float(ra), float(dec)
+
+
+def reproduce_command(query: Query) -> str:
+    """The ``python -m core image`` command line that rebuilds this product."""
+    p = query.to_params()
+    parts = ["python -m core image"]
+    for k in ("src_name", "RA", "DEC", "T1", "T2", "T_format", "radius", "max_pointings", "scw_list",
+              "E1_keV", "E2_keV", "detection_threshold", "min_good_time"):
+        if k in p:
+            v = ",".join(p[k]) if isinstance(p[k], list) else p[k]
+            parts.append(f"--{k} {json.dumps(v) if isinstance(v, str) and (' ' in v or not v) else v}")
+    return " ".join(parts)
+
+
+def _write_files(images, catalog, query, statuses, key) -> dict[str, bytes]:
+    """Render the product files in memory (the store writes them atomically)."""
+    import tempfile
+
+    from .outputs import mosaic_png, write_catalog_ecsv, write_catalog_fits, write_region_file
+    from .mosaic import write_mosaic_fits
+
+    out: dict[str, bytes] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        write_mosaic_fits(images, tmp / "mosaic.fits", query_params=query.to_params(), command=reproduce_command(query))
+        write_catalog_fits(catalog, tmp / "catalog.fits")
+        write_catalog_ecsv(catalog, tmp / "catalog.ecsv")
+        write_region_file(catalog, tmp / "sources.reg")
+        title = f"ISGRI {query.E1_keV:g}–{query.E2_keV:g} keV, {len([s for s in statuses if not s.status.startswith('failed')])} ScWs"
+        mosaic_png(images, catalog, tmp / "mosaic.png", title=title)
+        for name in ("mosaic.fits", "catalog.fits", "catalog.ecsv", "sources.reg", "mosaic.png"):
+            out[name] = (tmp / name).read_bytes()
+    summary = {"product_id": key, "query": query.to_params(), "command": reproduce_command(query),
+               "scws": [s.to_dict() for s in statuses], "n_sources": len(catalog)}
+    out["result.json"] = json.dumps(summary, indent=1).encode()
+    return out
