@@ -1,0 +1,111 @@
+"""Imaging benchmarks on the simulated archive (ScWs already on disk).
+
+Run: ``python benchmarks/bench_imaging.py [--big]`` — prints figures and writes
+``benchmarks/results/imaging.json``. Each scenario runs in a fresh subprocess so that its
+peak memory (max RSS, parent and workers) is its own.
+
+* per-ScW decode of one band once events are read (median over ScWs);
+* 50-ScW mosaic cold (empty product store), identical request warm, 45-of-50 overlap;
+* the cold mosaic with 2 worker processes (speed-up);
+* peak memory of a 500-ScW mosaic against 50 ScWs (``--big``: simulates ~500 ScWs first).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("ODA_BENCH_DATA", "/tmp/oda-bench-imaging"))
+
+CRAB = dict(src_name="Crab", T1="2003-01-01", T2="2004-01-01", radius=10, E1_keV=20, E2_keV=40)
+CRAB_BIG = dict(src_name="Crab", T1="2003-01-01", T2="2025-01-01", radius=10, E1_keV=20, E2_keV=40)
+
+
+def _scenario(name: str, params: dict, store: str, workers: int = 1, repeat: int = 1) -> dict:
+    code = f"""
+import json, os, resource, sys, time
+sys.path.insert(0, {str(ROOT)!r})
+os.environ['OMP_NUM_THREADS'] = '1'
+from core.query import Query
+from core.imaging.pipeline import make_image
+q = Query.from_params({params!r})
+times, statuses = [], []
+for _ in range({repeat}):
+    t = time.perf_counter()
+    r = make_image(q, workers={workers})
+    times.append(time.perf_counter() - t)
+    statuses.append({{s.status: sum(x.status == s.status for x in r.scws) for s in r.scws}})
+rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+print(json.dumps({{'seconds': times, 'statuses': statuses, 'max_rss_mb': rss / 1024, 'n_scw': len(r.scws)}}))
+"""
+    env = dict(os.environ, ODA_DATA_DIR=str(DATA), ODA_CACHE_DIR=store, ODA_MAX_SCW="1000")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"{name:34s} {json.dumps(res)}")
+    return res
+
+
+def _decode_timing() -> dict:
+    sys.path.insert(0, str(ROOT))
+    os.environ["ODA_DATA_DIR"] = str(DATA)
+    from core.archive.store import get_archive
+    from core.imaging.decode import decode_scw
+    from core.query import Query
+    from core.sky.catalog import sky_model
+
+    arch = get_archive()
+    sel = arch.select(Query.from_params(CRAB))
+    out = {"no_iros": [], "iros": []}
+    for sid in sel.ids[:10]:
+        data = arch.read(sid)
+        cat = [(s.name, s.ra, s.dec) for s in sky_model().within(data.header["RA_SCX"], data.header["DEC_SCX"], 16)]
+        decode_scw(data, 20, 40, iros=False)
+        t = time.perf_counter(); decode_scw(data, 20, 40, iros=False); out["no_iros"].append(time.perf_counter() - t)
+        t = time.perf_counter(); decode_scw(data, 20, 40, catalog=cat); out["iros"].append(time.perf_counter() - t)
+    med = {k: sorted(v)[len(v) // 2] for k, v in out.items()}
+    print(f"{'decode one band (median, s)':34s} {json.dumps(med)}")
+    return med
+
+
+def main(big: bool = False) -> dict:
+    env = dict(os.environ, ODA_DATA_DIR=str(DATA), ODA_MAX_SCW="1000")
+    for params, n in ((CRAB, 50),) + (((CRAB_BIG, 500),) if big else ()):
+        args = [sys.executable, "-m", "core", "simulate", "--src", "Crab", "--T1", params["T1"], "--T2", params["T2"],
+                "--radius", "10", "--max_pointings", str(n)]
+        subprocess.run(args, cwd=ROOT, env=env, check=True, capture_output=True)
+    res: dict = {"decode": _decode_timing()}  # also puts the repo on sys.path
+    with tempfile.TemporaryDirectory() as s1, tempfile.TemporaryDirectory() as s2, tempfile.TemporaryDirectory() as s3:
+        res["cold_50"] = _scenario("50-ScW mosaic cold", CRAB, s1)
+        res["warm_50"] = _scenario("identical request warm", CRAB, s1, repeat=5)
+        # 45 of 50 ScWs in common: shift the window so that 5 ScWs are new.
+        res["cold_50_2workers"] = _scenario("50-ScW mosaic cold, 2 workers", CRAB, s2, workers=2)
+        from core.archive.store import get_archive
+        from core.query import Query
+
+        ids = [str(i) for i in get_archive().select(Query.from_params(CRAB)).ids]
+        overlap = {k: v for k, v in CRAB.items() if k not in ("T1", "T2")}
+        overlap["scw_list"] = ",".join(ids[:45])
+        _scenario("45 ScWs (seed the store)", overlap, s3)
+        res["overlap_45_of_50"] = _scenario("50 ScWs, 45 already decoded", CRAB, s3)
+    res["speedup_2_workers"] = res["cold_50"]["seconds"][0] / res["cold_50_2workers"]["seconds"][0]
+    res["warm_over_cold"] = min(res["warm_50"]["seconds"]) / res["cold_50"]["seconds"][0]
+    res["overlap_over_cold"] = res["overlap_45_of_50"]["seconds"][0] / res["cold_50"]["seconds"][0]
+    if big:
+        with tempfile.TemporaryDirectory() as s4:
+            res["cold_500"] = _scenario("500-ScW mosaic cold", dict(CRAB_BIG, max_pointings=500), s4)
+        res["memory_500_over_50"] = res["cold_500"]["max_rss_mb"] / res["cold_50"]["max_rss_mb"]
+    out = ROOT / "benchmarks" / "results" / "imaging.json"
+    out.write_text(json.dumps(res, indent=2))
+    print(json.dumps({k: v for k, v in res.items() if not isinstance(v, dict)}, indent=1))
+    return res
+
+
+if __name__ == "__main__":
+    main(big="--big" in sys.argv)
