@@ -16,6 +16,8 @@ Variable                       Meaning                                          
 ``ODA_CACHE_MAX_BYTES``        size bound of the product store                   ``5e9``
 ``ODA_MAX_SCW``                most ScWs one public request may use             ``500``
 ``ODA_SESAME``                 ``1`` to allow the online CDS Sesame fallback    ``0``
+``ODA_WORKERS``                worker processes for per-ScW work                ``1``
+``ODA_ARCHIVE_GZIP_LEVEL``     gzip level of simulated event files (0 = stored) ``0``
 =============================  ===============================================  ==========================
 """
 

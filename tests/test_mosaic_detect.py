@@ -124,12 +124,12 @@ def test_grid_centred_odd_capped():
     assert ny % 2 == 1 and nx % 2 == 1
     cx, cy = wcs.world_to_pixel_values(RA0, DEC0)
     assert abs(cx - (nx - 1) / 2) < 1e-9 and abs(cy - (ny - 1) / 2) < 1e-9   # query on a pixel centre
-    assert np.isclose(abs(wcs.wcs.cdelt[0]), 4.94 / 60) and wcs.wcs.cdelt[0] < 0
+    assert np.isclose(abs(wcs.wcs.cdelt[0]), ISGRI_PIXEL_DEG) and wcs.wcs.cdelt[0] < 0
     # covers the farthest pointing plus the field margin in each direction
     assert nx * PIX >= 2 * (6.0 + 15.0) - 2 * PIX and ny * PIX >= 2 * (3.0 + 15.0) - 2 * PIX
     assert nx * PIX < 2 * (6.5 + 15.0) + 3 * PIX
     _, big = mosaic_grid(RA0, DEC0, [offset(RA0, DEC0, 60.0, 0.0), (RA0 + 150.0, 10.0)])
-    assert max(big) * PIX <= 80.0 + 2 * PIX
+    assert max(big) * PIX <= 80.0 + 3 * PIX  # odd sizes round up by up to 2 pixels
     _, empty = mosaic_grid(RA0, DEC0, [])
     assert empty[0] == empty[1] and abs(empty[0] * PIX - 30.0) < 3 * PIX
 
@@ -165,7 +165,7 @@ def test_project_blocks_equal_full_reprojection():
 def test_noise_significance_is_standard_normal(noise_mosaic):
     images, builder = noise_mosaic
     s = images.significance[np.isfinite(images.significance)]
-    assert s.size > 40000
+    assert s.size > 35000
     assert abs(s.mean()) < 0.05
     assert abs(s.std() - 1.0) < 0.05
     # bilinear resampling smooths: V had to shrink, by a plausible factor
@@ -288,9 +288,10 @@ def test_detection_recovers_injected_sources(source_field):
 
 
 def test_error_radius_formula():
-    # Gros et al. 2003 (coded-mask.md): ≈ 2.4′ at SNR 6.6, ≈ 0.6′ at 25, floor below 1′
-    assert error_radius_deg(6.6) * 60 == pytest.approx(2.29, abs=0.1)
-    assert error_radius_deg(25.0) * 60 == pytest.approx(0.67, abs=0.1)
+    # 18′/SNR (the main lobe's centroid accuracy, checked by injection trials in
+    # test_imaging_validation) with the 0.3′ in-flight floor of Gros et al. 2003.
+    assert error_radius_deg(6.6) * 60 == pytest.approx(2.74, abs=0.05)
+    assert error_radius_deg(25.0) * 60 == pytest.approx(0.78, abs=0.05)
     assert error_radius_deg(1000.0) * 60 == pytest.approx(0.3, abs=0.01)
 
 

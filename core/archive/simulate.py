@@ -43,7 +43,7 @@ __all__ = ["SIM_VERSION", "SimulatedScw", "simulate_scw", "scw_meta", "expected_
            "TRUE_ENERGY_EDGES", "MEASURED_ENERGY_EDGES", "folded_rate"]
 
 #: Bump whenever simulated events change (seed and physics): part of archive/product ids.
-SIM_VERSION = "1"
+SIM_VERSION = "2"
 
 _TICK = 2.0 ** -14            # s: ISGRI on-board time resolution ≈ 61 µs
 _E_QUANTUM_INV = 64.0         # energies stored in steps of 1/64 keV (max 1024 keV)
@@ -53,7 +53,7 @@ MEASURED_ENERGY_EDGES = np.arange(10.0, 1000.0 + 1e-9, 0.5)
 _REV_BUCKET = 10              # threshold/resolution drift over 10 revolutions is < 0.03 keV
 _E_MID = np.sqrt(TRUE_ENERGY_EDGES[1:] * TRUE_ENERGY_EDGES[:-1])
 _E_WIDTH = np.diff(TRUE_ENERGY_EDGES)
-_MAX_OFFAXIS = 15.5           # deg; zero response beyond ≈14.5°
+_MAX_OFFAXIS = 21.5           # deg: the partially coded field is a ≈29°×29° square (corners at ≈20.5°)
 _FAST_STEP_S = 10.0
 _NOISY_RATE = 1.0             # cts/s of flagged junk per noisy pixel
 
@@ -165,7 +165,8 @@ def simulate_scw(row, scw_id: str, *, sources=None, background: bool = True, see
     scw_id : str
         Its id; seeds the random numbers together with :data:`SIM_VERSION`.
     sources : list of SkySource, optional
-        Sources to simulate (default: every sky-model source within 15.5° of the axis).
+        Sources to simulate (default: every sky-model source that can reach the detector
+        through the mask; those with zero PIF are skipped).
     background : bool
         Include the instrumental background.
     """

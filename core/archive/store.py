@@ -48,6 +48,36 @@ class Archive:
         if self.simulated:
             ensure_private_dir(self.root)
             ensure_private_dir(self.root / ".locks")
+            self._check_model_version()
+
+    def model_version(self) -> str:
+        """What simulated ScWs depend on: simulator, pointing history and sky model."""
+        from ..sky.catalog import sky_model
+        from .pointings import HISTORY_VERSION
+        from .simulate import SIM_VERSION
+
+        return f"sim{SIM_VERSION}-history{HISTORY_VERSION}-sky{sky_model().version}"
+
+    def _check_model_version(self) -> None:
+        """ScWs simulated by another model version are stale: drop them (they regenerate)."""
+        marker = self.root / "MODEL_VERSION"
+        current = self.model_version()
+        try:
+            if marker.read_text().strip() == current:
+                return
+        except OSError:
+            pass
+        with FileLock(str(self.root / ".locks" / "MODEL_VERSION.lock"), timeout=_LOCK_TIMEOUT_S):
+            try:
+                if marker.read_text().strip() == current:
+                    return
+            except OSError:
+                pass
+            if (self.root / "scw").exists():
+                stale = self.root / f".stale-{os.getpid()}-{time.monotonic_ns()}"
+                os.rename(self.root / "scw", stale)
+                shutil.rmtree(stale, ignore_errors=True)
+            marker.write_text(current + "\n")
 
     # -- index --------------------------------------------------------------------------------
     @functools.cached_property

@@ -27,6 +27,8 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
 
+from ..instrument.detector import PITCH_MM
+from ..instrument.mask import MASK_DISTANCE_MM
 from .types import IMAGE_KINDS, SkyImages
 
 __all__ = [
@@ -42,7 +44,9 @@ __all__ = [
 ]
 
 #: ISGRI sky-image pixel: 4.94′ (the decoded image is sampled at the mask-element scale).
-ISGRI_PIXEL_DEG = 4.94 / 60.0
+#: The ScW images' own pixel, atan(pitch / mask distance) = 5.04′ (OSA quotes 4.94′ for a
+#: 3200 mm distance; our mask distance is the one fitted to the real PIF, 3138 mm).
+ISGRI_PIXEL_DEG = math.degrees(math.atan(PITCH_MM / MASK_DISTANCE_MM))
 
 #: Significance above which pixels are left out of the noise estimate used to rescale V.
 _RESCALE_CLIP_SIGMA = 5.0
@@ -86,7 +90,7 @@ def mosaic_grid(ra: float, dec: float, pointings_radec, *, pixel_deg: float | No
     pointings_radec : array_like, shape (N, 2)
         Pointing directions (RA_SCX, DEC_SCX) of the selected ScWs, degrees. May be empty.
     pixel_deg : float, optional
-        Pixel size; default :data:`ISGRI_PIXEL_DEG` (4.94′, the ISGRI sky pixel).
+        Pixel size; default :data:`ISGRI_PIXEL_DEG` (5.04′, the ISGRI sky pixel).
     margin_deg : float
         Half-width of the field added around the extreme pointings: ISGRI's partially coded
         field is 29°×29° to zero response, i.e. ±14.5° about the axis.

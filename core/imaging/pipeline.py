@@ -68,11 +68,7 @@ class ImageResult:
 # -- per-ScW images ------------------------------------------------------------------------------
 def _data_version(archive, scw_id: str) -> str:
     if archive.simulated:
-        from ..archive.pointings import HISTORY_VERSION
-        from ..archive.simulate import SIM_VERSION
-        from ..sky.catalog import sky_model
-
-        return f"sim{SIM_VERSION}-h{HISTORY_VERSION}-sky{sky_model().version}"
+        return archive.model_version()
     st = (archive.path(scw_id) / "isgri_events.fits.gz").stat()
     return f"mirror-{st.st_size}-{int(st.st_mtime)}"
 
@@ -133,9 +129,13 @@ def _pool(workers: int) -> cf.ProcessPoolExecutor:
     # One long-lived pool per size and process: worker start-up (imports) costs ~1 s.
     pool = _POOLS.get(workers)
     if pool is None:
-        pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+        from .._worker_init import single_threaded
+
+        pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                      initializer=single_threaded)
         _POOLS[workers] = pool
     return pool
+
 
 
 # -- the product -------------------------------------------------------------------------------
