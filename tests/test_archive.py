@@ -53,23 +53,23 @@ def test_regenerated_identically_after_eviction(fresh_settings, history):
     arch = Archive(fresh_settings)
     sid = _first_id(history, 200)
     path, _ = arch.ensure(sid)
-    first = read_scw(path).events.copy()
+    first = read_scw(path).events.to_records()
     for f in path.iterdir():
         f.unlink()
     path.rmdir()
     path, made = arch.ensure(sid)
     assert made
-    assert np.array_equal(read_scw(path).events, first)
+    assert np.array_equal(read_scw(path).events.to_records(), first)
 
 
 def test_corrupt_scw_is_detected_and_rebuilt(fresh_settings, history):
     arch = Archive(fresh_settings)
     sid = _first_id(history, 300)
     path, _ = arch.ensure(sid)
-    good = arch.read(sid).events.copy()
+    good = arch.read(sid).events.to_records()
     raw = (path / EVENTS_FILE).read_bytes()
     (path / EVENTS_FILE).write_bytes(raw[: len(raw) // 3])  # truncated download / disk full
-    assert np.array_equal(arch.read(sid).events, good)
+    assert np.array_equal(arch.read(sid).events.to_records(), good)
 
 
 def test_size_bound_evicts_least_recently_used(tmp_path, monkeypatch, history):

@@ -31,7 +31,7 @@ try:  # ISA-L inflate/deflate is 3-8x faster than zlib on event lists and writes
 except ImportError:  # pragma: no cover - optional speed-up
     _gzip = gzip
 
-__all__ = ["ScwData", "EVENT_DTYPE", "write_scw", "read_scw", "read_pointing", "EVENTS_FILE", "SWG_FILE"]
+__all__ = ["ScwData", "EventList", "EVENT_DTYPE", "write_scw", "read_scw", "read_pointing", "EVENTS_FILE", "SWG_FILE"]
 
 EVENTS_FILE = "isgri_events.fits.gz"
 SWG_FILE = "swg.fits"
@@ -51,13 +51,71 @@ _FITS_DTYPE = np.dtype([("TIME", ">i4"), ("DETY", "u1"), ("DETZ", "u1"), ("ISGRI
 _POINTING_KEYS = ("RA_SCX", "DEC_SCX", "RA_SCZ", "DEC_SCZ", "POSANGLE")
 
 
+class EventList:
+    """Event columns over the raw FITS rows, converted (scaled) on first access.
+
+    Analyses touch only some columns (an image never needs TIME), so nothing is converted
+    up front: reading a 6-million-event ScW costs the inflate and a ``frombuffer``. Columns
+    come back as native numpy arrays (TIME in IJD float64, ISGRI_ENERGY in keV float32);
+    ``events[mask]`` gives a plain structured array of the selected rows.
+    """
+
+    names = EVENT_DTYPE.names
+    dtype = EVENT_DTYPE
+
+    def __init__(self, raw: np.ndarray, scaling: dict[str, tuple[float, float]]):
+        self._raw = raw
+        self._scaling = scaling
+        self._cache: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            col = self._cache.get(key)
+            if col is None:
+                col = self._convert(key)
+                self._cache[key] = col
+            return col
+        return self.to_records()[key]
+
+    def _convert(self, name: str) -> np.ndarray:
+        dtype = EVENT_DTYPE[name]
+        if name not in self._raw.dtype.names:
+            return np.zeros(len(self._raw), dtype)
+        raw = self._raw[name]
+        scale, zero = self._scaling.get(name, (1.0, 0.0))
+        if scale == 1.0 and zero == 0.0:
+            return raw.astype(dtype)
+        work = np.float64 if dtype == np.float64 else np.float32
+        out = raw.astype(work)
+        out *= work(scale)
+        out += work(zero)
+        return out.astype(dtype, copy=False)
+
+    def to_records(self) -> np.ndarray:
+        """All columns as a structured :data:`EVENT_DTYPE` array."""
+        out = np.empty(len(self), dtype=EVENT_DTYPE)
+        for name in EVENT_DTYPE.names:
+            out[name] = self[name]
+        return out
+
+    def copy(self) -> np.ndarray:
+        return self.to_records()
+
+    def __array__(self, dtype=None, copy=None):
+        rec = self.to_records()
+        return rec if dtype is None else rec.astype(dtype)
+
+
 @dataclass
 class ScwData:
     """One science window as the analysis sees it."""
 
     scw_id: str
     header: dict               # pointing and timing keywords (RA_SCX..., TSTART, TSTOP, REVOL...)
-    events: np.ndarray         # EVENT_DTYPE
+    events: np.ndarray | EventList  # EVENT_DTYPE columns
     gti: np.ndarray            # (n, 2) IJD
     pixel_status: np.ndarray   # uint8 (134, 130): 0 good, 1 dead, 2 noisy
 
@@ -75,7 +133,7 @@ class ScwData:
         return self.ontime * float(self.header.get("DEADC", 1.0))
 
     def good_events(self) -> np.ndarray:
-        """Events with SELECT_FLAG == 0 on good pixels."""
+        """Events with SELECT_FLAG == 0 (OSA flags events of noisy pixels and the like)."""
         ev = self.events
         ok = ev["SELECT_FLAG"] == 0
         return ev[ok]
@@ -249,26 +307,19 @@ def _table_dtype(h: fits.Header) -> np.dtype | None:
     return dt if dt.itemsize == int(h["NAXIS1"]) else None
 
 
-def _fast_events(blob: bytes) -> tuple[np.ndarray, fits.Header] | None:
-    """Events straight from the decompressed bytes (no astropy copies), or None."""
+def _fast_events(blob: bytes) -> tuple[EventList, fits.Header] | None:
+    """Events straight from the decompressed bytes (no copies, lazy columns), or None."""
     for h, off, _ in _fits_hdus(blob):
         if h.get("EXTNAME") == "ISGR-EVTS-ALL":
             dt = _table_dtype(h)
             if dt is None or any(n not in dt.names for n in ("TIME", "DETY", "DETZ", "ISGRI_ENERGY")):
                 return None
             raw = np.frombuffer(blob, dtype=dt, count=int(h["NAXIS2"]), offset=off)
-            events = np.empty(raw.size, dtype=EVENT_DTYPE)
-            for name in EVENT_DTYPE.names:
-                if name not in dt.names:
-                    events[name] = 0
-                    continue
+            scaling = {}
+            for name in dt.names:
                 col = dt.names.index(name) + 1
-                scale, zero = float(h.get(f"TSCAL{col}", 1.0)), float(h.get(f"TZERO{col}", 0.0))
-                if scale == 1.0 and zero == 0.0:
-                    events[name] = raw[name]
-                else:
-                    events[name] = raw[name].astype(np.float64) * scale + zero
-            return events, h
+                scaling[name] = (float(h.get(f"TSCAL{col}", 1.0)), float(h.get(f"TZERO{col}", 0.0)))
+            return EventList(raw, scaling), h
     return None
 
 
