@@ -81,6 +81,9 @@ def main() -> dict:
             "read_s_median": statistics.median(read_t), "bytes_per_scw_median": statistics.median(sizes),
             "events_per_scw_median": statistics.median(nev),
         }
+    import shutil
+
+    shutil.rmtree(work, ignore_errors=True)
     out = ROOT / "benchmarks" / "results" / "archive.json"
     out.write_text(json.dumps(res, indent=2))
     for k, v in res.items():

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="oda-tests-"))
+# A session simulates a few hundred ScWs (several GB): never leave them behind.
+atexit.register(shutil.rmtree, _SESSION_DIR, ignore_errors=True)
 os.environ["ODA_DATA_DIR"] = str(_SESSION_DIR)
 os.environ.pop("ODA_ARCHIVE_DIR", None)
 os.environ.pop("ODA_CACHE_DIR", None)
