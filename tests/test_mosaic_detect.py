@@ -135,7 +135,7 @@ def test_grid_centred_odd_capped():
 
 
 def test_project_blocks_equal_full_reprojection():
-    """The strip-wise cut-out resampling gives exactly what one full-grid reproject_interp gives."""
+    """The strip-wise cut-out resampling gives what one full-grid reproject_interp gives."""
     from reproject import reproject_interp
 
     rng = np.random.default_rng(5)
@@ -153,10 +153,32 @@ def test_project_blocks_equal_full_reprojection():
         ok = (foot[0] > 0) & np.all(np.isfinite(full), axis=0)
         got = np.zeros(shape, bool)
         got[part.y0:part.y1, part.x0:part.x1] = part.covered
-        assert np.array_equal(got, ok)
+        # Coordinates interpolated between exact wcslib nodes: coverage may differ only on the
+        # outermost ring of edge pixels, values by interpolation round-off.
+        assert np.sum(got != ok) <= 0.002 * ok.sum()
+        both = (got & ok)[part.y0:part.y1, part.x0:part.x1]
         for plane, k in ((part.wf, 0), (part.w, 1), (part.exposure, 2)):
-            ref = np.where(ok, full[k], 0.0)[part.y0:part.y1, part.x0:part.x1]
-            np.testing.assert_allclose(plane, ref, rtol=1e-9, atol=1e-12)
+            ref = full[k][part.y0:part.y1, part.x0:part.x1]
+            np.testing.assert_allclose(plane[both], ref[both], rtol=1e-9, atol=0.01 * np.std(ref[both]))
+
+
+def test_resampling_positions_are_exact_to_a_thousandth_of_a_pixel():
+    """Resample an image whose value is its own x (and y) pixel coordinate: the output is
+    the exact input position of each output pixel, to compare with wcslib evaluated per pixel."""
+    from core.imaging.mosaic import _interp_block
+
+    rng = np.random.default_rng(9)
+    wcs, shape = mosaic_grid(RA0, DEC0, [(RA0, DEC0)], margin_deg=12.0)
+    f = make_frame(rng, *offset(RA0, DEC0, 3.0, 2.0), 37.0, n=200)
+    yy, xx = np.mgrid[0:200, 0:200].astype(float)
+    fk5 = f.wcs.deepcopy()
+    fk5.wcs.radesys, fk5.wcs.equinox = "FK5", 2000.0
+    res = _interp_block(np.stack([xx, yy]), fk5, wcs, shape)
+    oy, ox = np.mgrid[0:shape[0], 0:shape[1]].astype(float)
+    ex, ey = fk5.wcs_world2pix(*wcs.wcs_pix2world(ox, oy, 0), 0)
+    inside = np.isfinite(res[0])
+    assert inside.sum() > 20000
+    assert np.abs(res[0][inside] - ex[inside]).max() < 1e-3 and np.abs(res[1][inside] - ey[inside]).max() < 1e-3
     far = make_frame(rng, RA0 + 120.0, 40.0, 0.0, n=100)
     assert project(far, wcs, shape) is None
 

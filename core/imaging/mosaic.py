@@ -288,7 +288,7 @@ def project(img: SkyImages, wcs: WCS, shape: tuple[int, int]) -> Projected | Non
 
     Notes
     -----
-    Bilinear interpolation (``reproject_interp``, ``order="bilinear"``): ISGRI image pixels are
+    Bilinear interpolation (as ``reproject_interp(order="bilinear")``, see :func:`_interp_block`): ISGRI image pixels are
     point samples of a count-rate map (a point source's rate is its peak value, not a sum over
     pixels), so interpolation, not flux-conserving drizzling, is the right operation; bilinear
     is local (a NaN input pixel spoils only the ≤ 4 output pixels that touch it, so the edge of
@@ -299,8 +299,6 @@ def project(img: SkyImages, wcs: WCS, shape: tuple[int, int]) -> Projected | Non
     (10 % on average) depending on the sub-pixel phase. Only output pixels near the input's
     footprint are resampled (see :func:`_output_blocks`): the cost scales with them.
     """
-    from reproject import reproject_interp
-
     inten = np.asarray(img.intensity, dtype=np.float64)
     var = np.asarray(img.variance, dtype=np.float64)
     with np.errstate(invalid="ignore"):
@@ -336,16 +334,48 @@ def project(img: SkyImages, wcs: WCS, shape: tuple[int, int]) -> Projected | Non
         # the expensive part, is computed once. roundtrip_coords=False: TAN→TAN is invertible
         # over the field; the round-trip check only matters for all-sky projections (and
         # doubles the cost).
-        res, foot = reproject_interp((stack, win_cut), _shifted(wcs, xa, ya), shape_out=(yb - ya, xb - xa),
-                                     order="bilinear", return_footprint=True, roundtrip_coords=False)
-        foot = foot[0] if foot.ndim == 3 else foot
-        ok = (foot > 0) & np.all(np.isfinite(res), axis=0) & (res[1] > 0)
+        res = _interp_block(stack, win_cut, _shifted(wcs, xa, ya), (yb - ya, xb - xa))
+        ok = np.all(np.isfinite(res), axis=0) & (res[1] > 0)
         bsl = (slice(ya - oy0, yb - oy0), slice(xa - ox0, xb - ox0))
         out[(slice(None), *bsl)] = np.where(ok, res, 0.0)
         covered[bsl] = ok
     if not covered.any():
         return None
     return Projected(oy0, oy1, ox0, ox1, out[0], out[1], out[2], covered)
+
+
+_COARSE_STEP = 4  # output pixels between exact coordinate evaluations
+
+
+def _interp_block(stack: np.ndarray, win: WCS, wout: WCS, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear resampling of ``stack`` (planes, ny, nx) from ``win`` onto ``wout``/``shape``.
+
+    What ``reproject_interp(order="bilinear")`` computes, at a third of its cost: the
+    pixel→pixel map is evaluated exactly with wcslib (``wcs_pix2world`` / ``wcs_world2pix``:
+    no SkyCoord or frame machinery, both grids being celestial TAN in one frame) on a grid
+    every :data:`_COARSE_STEP` output pixels and interpolated in between — TAN→TAN maps are
+    smooth, so the positions are right to < 10⁻³ pixel (checked against reproject_interp in
+    the tests) — and the planes are sampled with ``scipy.ndimage.map_coordinates(order=1)``,
+    NaN outside the input.
+    """
+    from scipy.ndimage import map_coordinates
+
+    ny, nx = shape
+    yc = np.unique(np.r_[np.arange(0, ny, _COARSE_STEP), ny - 1]).astype(float)
+    xc = np.unique(np.r_[np.arange(0, nx, _COARSE_STEP), nx - 1]).astype(float)
+    gx, gy = np.meshgrid(xc, yc)
+    ra, dec = wout.wcs_pix2world(gx, gy, 0)
+    ix, iy = win.wcs_world2pix(ra, dec, 0)
+    # Fractional coarse-grid index of every output pixel (exact on the coarse nodes).
+    fy = np.interp(np.arange(ny, dtype=float), yc, np.arange(yc.size, dtype=float))
+    fx = np.interp(np.arange(nx, dtype=float), xc, np.arange(xc.size, dtype=float))
+    FY, FX = np.meshgrid(fy, fx, indexing="ij")
+    coords_in = [map_coordinates(iy, [FY, FX], order=1, mode="nearest"),
+                 map_coordinates(ix, [FY, FX], order=1, mode="nearest")]
+    out = np.empty((stack.shape[0], ny, nx))
+    for k in range(stack.shape[0]):
+        out[k] = map_coordinates(stack[k], coords_in, order=1, mode="constant", cval=np.nan, prefilter=False)
+    return out
 
 
 # -- accumulation -------------------------------------------------------------------------------
