@@ -140,7 +140,7 @@ def _print_catalog(table) -> None:
 def _cmd_image(args) -> int:
     from pathlib import Path
 
-    from .imaging.pipeline import make_image
+    from .imaging.pipeline import image_png, make_image
 
     q = _query_from_args(args).with_(product_type="image")
     out = Path(args.out)
@@ -151,7 +151,7 @@ def _cmd_image(args) -> int:
         print(f"[{i}/{n}] {s.scw_id} {s.status} ({s.seconds:.2f} s)", file=sys.stderr)
 
     res = make_image(q, progress=progress, workers=args.workers)
-    for name, path in res.files.items():
+    for name, path in {**res.files, "mosaic.png": image_png(res)}.items():
         (out / name).write_bytes(Path(path).read_bytes())
     n_ok = sum(not s.status.startswith("failed") for s in res.scws)
     print(f"# mosaic of {n_ok} ScWs, {q.E1_keV:g}-{q.E2_keV:g} keV, product {res.product_id}"

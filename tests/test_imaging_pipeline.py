@@ -10,7 +10,7 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
-from core.imaging.pipeline import CALCULATED, RESTORED, make_image
+from core.imaging.pipeline import CALCULATED, RESTORED, image_png, make_image
 from core.query import Query
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +58,8 @@ def test_product_files(store):
     from regions import Regions
 
     assert len(Regions.read(str(r.files["sources.reg"]), format="ds9")) >= 1
-    assert r.files["mosaic.png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    png = image_png(r, store=store)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and image_png(r, store=store) == png
 
 
 def test_failed_scw_is_reported_and_mosaic_goes_on(store, tmp_path, monkeypatch):

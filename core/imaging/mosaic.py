@@ -141,6 +141,31 @@ class Projected:
     picklable, so worker processes can return it to the process that accumulates.
     """
 
+    def shifted(self, dy: int, dx: int, shape: tuple[int, int]) -> "Projected | None":
+        """The same part on a grid whose pixel (y, x) is this grid's (y − dy, x − dx),
+        clipped to ``shape``; None if nothing is left.
+
+        Grids from :func:`mosaic_grid` with the same centre and pixel differ only by such
+        an integer offset, so a part projected once onto the largest grid of a target
+        serves every mosaic of that target.
+        """
+        ny, nx = shape
+        y0, y1, x0, x1 = self.y0 + dy, self.y1 + dy, self.x0 + dx, self.x1 + dx
+        cy0, cy1, cx0, cx1 = max(y0, 0), min(y1, ny), max(x0, 0), min(x1, nx)
+        if cy0 >= cy1 or cx0 >= cx1:
+            return None
+        sl = (slice(cy0 - y0, cy1 - y0), slice(cx0 - x0, cx1 - x0))
+        return Projected(cy0, cy1, cx0, cx1, self.wf[sl], self.w[sl], self.exposure[sl], self.covered[sl])
+
+    def to_arrays(self) -> tuple[dict, dict]:
+        arrays = {"wf": self.wf, "w": self.w, "exposure": self.exposure, "covered": self.covered}
+        return arrays, {"box": [int(self.y0), int(self.y1), int(self.x0), int(self.x1)]}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, meta: dict) -> "Projected":
+        y0, y1, x0, x1 = meta["box"]
+        return cls(y0, y1, x0, x1, arrays["wf"], arrays["w"], arrays["exposure"], arrays["covered"])
+
     y0: int
     y1: int
     x0: int

@@ -28,14 +28,14 @@ from ..errors import QueryError
 from ..query import Query
 from .types import SkyImages
 
-__all__ = ["IMAGING_VERSION", "ScwStatus", "ImageResult", "make_image", "scw_image", "Cancelled",
-           "IMAGE_FILES"]
+__all__ = ["IMAGING_VERSION", "ScwStatus", "ImageResult", "make_image", "scw_image", "scw_part", "image_png",
+           "canonical_grid", "Cancelled", "IMAGE_FILES"]
 
 #: Bump when decoding or mosaicking changes the numbers.
 IMAGING_VERSION = "1"
 
 #: Files of an image product, as stored and as written by ``python -m core image --out``.
-IMAGE_FILES = ("mosaic.fits", "catalog.fits", "catalog.ecsv", "sources.reg", "mosaic.png", "result.json")
+IMAGE_FILES = ("mosaic.fits", "catalog.fits", "catalog.ecsv", "sources.reg", "result.json")
 
 RESTORED, CALCULATED = "restored from cache", "calculated"
 
@@ -105,21 +105,59 @@ def scw_image(scw_id: str, e1: float, e2: float, *, archive=None, store=None) ->
     return img, CALCULATED
 
 
-def _worker(scw_id: str, e1: float, e2: float, grid_header: str, shape: tuple[int, int]):
-    """Runs in a worker process: image (cached or computed) reprojected onto the grid."""
-    from astropy.io import fits
-    from astropy.wcs import WCS
+def canonical_grid(ra0: float, dec0: float):
+    """The largest mosaic grid of a target: every grid of that target is a window of it."""
+    from .mosaic import mosaic_grid
 
-    from .mosaic import project
+    return mosaic_grid(ra0, dec0, [], margin_deg=90.0, max_size_deg=80.0)
 
+
+def scw_part(scw_id: str, e1: float, e2: float, ra0: float, dec0: float, *, archive=None, store=None):
+    """A ScW's image projected onto the canonical grid of the target at (ra0, dec0).
+
+    Cached too (keyed by the ScW image key and the target), so a later mosaic of the same
+    target that shares this ScW costs a load instead of a resampling. Returns
+    ``(Projected | None, status, image meta)``.
+    """
+    from ..archive.store import get_archive
+    from ..products.store import content_key, get_store
+    from .mosaic import Projected, project
+
+    archive = archive or get_archive()
+    store = store or get_store()
+    key = content_key("scw-proj", _scw_key(archive, scw_id, e1, e2), round(float(ra0), 6), round(float(dec0), 6),
+                      "canonical-grid-80deg")
+    hit = store.get(key)
+    if hit is not None:
+        arrays, meta = hit
+        part = None if meta.get("empty") else Projected.from_arrays(arrays, meta)
+        return part, RESTORED, meta.get("image_meta", {})
+    img, status = scw_image(scw_id, e1, e2, archive=archive, store=store)
+    wcs, shape = canonical_grid(ra0, dec0)
+    part = project(img, wcs, shape)
+    image_meta = {k: v for k, v in img.meta.items() if k != "iros_sources"}
+    if part is None:
+        store.put(key, meta={"empty": True, "image_meta": image_meta})
+    else:
+        arrays, meta = part.to_arrays()
+        arrays = {k: (v.astype(np.float32) if v.dtype == np.float64 else v) for k, v in arrays.items()}
+        store.put(key, arrays=arrays, meta={**meta, "image_meta": image_meta})
+    return part, status, image_meta
+
+
+def _worker(scw_id: str, e1: float, e2: float, ra0: float, dec0: float):
+    """Runs in a worker process: the ScW's part on the target's canonical grid."""
     t0 = time.perf_counter()
     try:
-        img, status = scw_image(scw_id, e1, e2)
-        part = project(img, WCS(fits.Header.fromstring(grid_header, sep="\n")), shape)
-        return scw_id, status, time.perf_counter() - t0, part, img.meta
+        part, status, meta = scw_part(scw_id, e1, e2, ra0, dec0)
+        return scw_id, status, time.perf_counter() - t0, part, meta
     except Exception as exc:  # reported per ScW; the mosaic goes on without it
-        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        return scw_id, f"failed: {reason}", time.perf_counter() - t0, None, None
+        return scw_id, _failure(exc), time.perf_counter() - t0, None, None
+
+
+def _failure(exc: Exception) -> str:
+    reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    return f"failed: {reason}"
 
 
 _POOLS: dict[int, cf.ProcessPoolExecutor] = {}
@@ -187,7 +225,7 @@ def make_image(query: Query, *, progress: Callable[[int, int, ScwStatus], None] 
     from ..products.store import get_store
     from ..sky.catalog import sky_model
     from .detect import detect_sources
-    from .mosaic import MosaicBuilder, mosaic_grid, project
+    from .mosaic import MosaicBuilder, mosaic_grid
 
     archive = archive or get_archive()
     store = store or get_store()
@@ -206,6 +244,14 @@ def make_image(query: Query, *, progress: Callable[[int, int, ScwStatus], None] 
     wcs, shape = mosaic_grid(ra0, dec0, list(zip(sel.rows["ra_scx"], sel.rows["dec_scx"])))
     builder = MosaicBuilder(wcs, shape)
     e1, e2 = query.E1_keV, query.E2_keV
+    # Offset of this grid inside the target's canonical grid (same centre and pixel).
+    _, canon_shape = canonical_grid(ra0, dec0)
+    dy = (shape[0] - 1) // 2 - (canon_shape[0] - 1) // 2
+    dx = (shape[1] - 1) // 2 - (canon_shape[1] - 1) // 2
+
+    def add(part, meta):
+        if part is not None:
+            builder.accumulate(part.shifted(dy, dx, shape), meta)
     workers = int(workers or os.environ.get("ODA_WORKERS", "1"))
     statuses: list[ScwStatus] = []
 
@@ -220,13 +266,12 @@ def make_image(query: Query, *, progress: Callable[[int, int, ScwStatus], None] 
                 raise Cancelled(f"cancelled after {len(statuses)} of {len(ids)} ScWs")
             t0 = time.perf_counter()
             try:
-                img, status = scw_image(scw_id, e1, e2, archive=archive, store=store)
-                builder.accumulate(project(img, wcs, shape), img.meta)
+                part, status, meta = scw_part(scw_id, e1, e2, ra0, dec0, archive=archive, store=store)
+                add(part, meta)
             except Exception as exc:
-                status = f"failed: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}"
+                status = _failure(exc)
             record(scw_id, status, time.perf_counter() - t0)
     else:
-        header = wcs.to_header(relax=True).tostring(sep="\n")
         pool = _pool(workers)
         pending: set = set()
         it = iter(ids)
@@ -236,14 +281,13 @@ def make_image(query: Query, *, progress: Callable[[int, int, ScwStatus], None] 
                 nxt = next(it, None)
                 if nxt is None:
                     break
-                pending.add(pool.submit(_worker, nxt, e1, e2, header, shape))
+                pending.add(pool.submit(_worker, nxt, e1, e2, ra0, dec0))
             if not pending:
                 break
             done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
             for fut in done:
                 scw_id, status, seconds, part, meta = fut.result()
-                if part is not None:
-                    builder.accumulate(part, meta)
+                add(part, meta)
                 record(scw_id, status, seconds)
             if cancel and cancel():
                 for f in pending:
@@ -290,7 +334,7 @@ def _write_files(images, catalog, query, statuses, key) -> dict[str, bytes]:
     """Render the product files in memory (the store writes them atomically)."""
     import tempfile
 
-    from .outputs import mosaic_png, write_catalog_ecsv, write_catalog_fits, write_region_file
+    from .outputs import write_catalog_ecsv, write_catalog_fits, write_region_file
     from .mosaic import write_mosaic_fits
 
     out: dict[str, bytes] = {}
@@ -300,11 +344,34 @@ def _write_files(images, catalog, query, statuses, key) -> dict[str, bytes]:
         write_catalog_fits(catalog, tmp / "catalog.fits")
         write_catalog_ecsv(catalog, tmp / "catalog.ecsv")
         write_region_file(catalog, tmp / "sources.reg")
-        title = f"ISGRI {query.E1_keV:g}–{query.E2_keV:g} keV, {len([s for s in statuses if not s.status.startswith('failed')])} ScWs"
-        mosaic_png(images, catalog, tmp / "mosaic.png", title=title)
-        for name in ("mosaic.fits", "catalog.fits", "catalog.ecsv", "sources.reg", "mosaic.png"):
+        for name in ("mosaic.fits", "catalog.fits", "catalog.ecsv", "sources.reg"):
             out[name] = (tmp / name).read_bytes()
     summary = {"product_id": key, "query": query.to_params(), "command": reproduce_command(query),
                "scws": [s.to_dict() for s in statuses], "n_sources": len(catalog)}
     out["result.json"] = json.dumps(summary, indent=1).encode()
     return out
+
+
+def image_png(result: ImageResult, *, store=None) -> Path:
+    """The publication PNG of an image product, rendered on first request and cached.
+
+    Rendering (matplotlib WCSAxes, ~0.3–0.7 s) is kept out of :func:`make_image`: most
+    requests (API, interactive plots) never need it.
+    """
+    from ..products.store import content_key, get_store
+    from .outputs import mosaic_png
+
+    store = store or get_store()
+    key = content_key("image-png", result.product_id)
+    path = store.file(key, "mosaic.png")
+    if path is not None:
+        return path
+    import tempfile
+
+    n_ok = sum(not s.status.startswith("failed") for s in result.scws)
+    title = f"ISGRI {result.query.E1_keV:g}–{result.query.E2_keV:g} keV, {n_ok} ScWs"
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "mosaic.png"
+        mosaic_png(result.images, result.catalog, out, title=title)
+        entry = store.put(key, files={"mosaic.png": out.read_bytes()}, meta={"product_id": result.product_id})
+    return entry / "mosaic.png"
