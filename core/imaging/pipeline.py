@@ -28,7 +28,7 @@ from ..errors import QueryError
 from ..query import Query
 from .types import SkyImages
 
-__all__ = ["IMAGING_VERSION", "ScwStatus", "ImageResult", "make_image", "scw_image", "scw_part", "image_png",
+__all__ = ["IMAGING_VERSION", "ScwStatus", "ImageResult", "make_image", "scw_image", "scw_part", "image_png", "warm_up",
            "canonical_grid", "Cancelled", "IMAGE_FILES"]
 
 #: Bump when decoding or mosaicking changes the numbers.
@@ -174,6 +174,28 @@ def _pool(workers: int) -> cf.ProcessPoolExecutor:
         _POOLS[workers] = pool
     return pool
 
+
+
+def _warm_worker(_: int) -> int:
+    from . import decode, mosaic  # noqa: F401  (imports and first-call tables)
+
+    decode._mask_terms(), decode._n_ideal(), decode._response_map(), decode._psf_table()
+    time.sleep(0.3)  # hold this worker so the next call lands on another one
+    return os.getpid()
+
+
+def warm_up(workers: int = 1) -> None:
+    """Import the imaging stack here and in the worker pool, as a running service has.
+
+    Called by servers at start-up (and by the benchmarks' "service" scenarios), so that the
+    first request does not pay ~1 s of imports per process.
+    """
+    from . import decode, detect, mosaic, outputs  # noqa: F401
+
+    if workers <= 1:
+        decode._mask_terms(), decode._n_ideal(), decode._response_map(), decode._psf_table()
+    else:
+        list(_pool(workers).map(_warm_worker, range(workers)))
 
 
 # -- the product -------------------------------------------------------------------------------
