@@ -6,6 +6,7 @@ from astropy.time import Time
 
 from core.archive import pointings as P
 from core.archive.selection import angular_distance
+from core.instrument.attitude import radec_to_unit
 from core.timeutil import ijd_to_isot, time_to_ijd
 
 from ._shared import shared_path
@@ -37,8 +38,8 @@ def test_history_structure(history):
     assert slews.min() > 90 and np.median(slews) < 300  # ScWs separated by slews
     assert np.all(np.diff(h["tstart"]) > 0)
     # roll: the Z axis is perpendicular to the viewing axis
-    x = P._unit(h["ra_scx"], h["dec_scx"])
-    z = P._unit(h["ra_scz"], h["dec_scz"])
+    x = radec_to_unit(h["ra_scx"], h["dec_scx"])
+    z = radec_to_unit(h["ra_scz"], h["dec_scz"])
     assert np.abs(np.sum(x * z, axis=1)).max() < 1e-6
     # no science near perigee: every ScW within 6%..94% of its orbit
     r0 = P.revolution_start_ijd(h["revolution"])
@@ -83,7 +84,7 @@ def test_benchmark_epochs(history):
 def test_fields_respect_sun_constraint(history):
     h = history[::97]
     sun = P.sun_vector(0.5 * (h["tstart"] + h["tstop"]))
-    x = P._unit(h["ra_scx"], h["dec_scx"])
+    x = radec_to_unit(h["ra_scx"], h["dec_scx"])
     ang = np.degrees(np.arccos(np.sum(sun * x, axis=1)))
     # Fixed ToOs and dithers may stretch it a little; the bulk of the mission obeys it.
     assert np.mean((ang > 45) & (ang < 135)) > 0.97

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from astropy.time import Time
 
+from ..instrument.attitude import radec_to_unit, unit_to_radec
 from ..timeutil import IJD_MJDREF, MISSION_END, MISSION_START, time_to_ijd
 from . import programme as prog
 
@@ -82,16 +83,6 @@ def revolution_of_ijd(ijd):
     return np.where(ijd < t_trans, early, late).astype(int)
 
 
-def _unit(ra, dec):
-    ra, dec = np.radians(ra), np.radians(dec)
-    return np.stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)], axis=-1)
-
-
-def _radec(v):
-    v = v / np.linalg.norm(v, axis=-1, keepdims=True)
-    return np.degrees(np.arctan2(v[..., 1], v[..., 0])) % 360.0, np.degrees(np.arcsin(np.clip(v[..., 2], -1, 1)))
-
-
 @functools.lru_cache(maxsize=1)
 def _sun_table():
     from astropy.coordinates import get_sun
@@ -100,7 +91,7 @@ def _sun_table():
     t_end = float(time_to_ijd(MISSION_END)) + 5
     grid = np.arange(t0 - 5, t_end, 1.0)
     sun = get_sun(Time(grid + IJD_MJDREF, format="mjd", scale="tt"))  # geocentric (GCRS) direction
-    return grid, _unit(sun.ra.deg, sun.dec.deg)
+    return grid, radec_to_unit(sun.ra.deg, sun.dec.deg)
 
 
 def sun_vector(ijd):
@@ -308,13 +299,13 @@ def build_history() -> np.ndarray:
     # axes; roll from the Sun (Z axis towards it, as the solar panels require).
     tmid = 0.5 * (hist["tstart"] + hist["tstop"])
     sun = sun_vector(tmid)
-    c = _unit(np.array(centre_ra), np.array(centre_dec))
+    c = radec_to_unit(np.array(centre_ra), np.array(centre_dec))
     y, z = _frame(c, sun)
     x = c + np.tan(np.radians(off_y))[:, None] * y + np.tan(np.radians(off_z))[:, None] * z
     x /= np.linalg.norm(x, axis=-1, keepdims=True)
     _, z = _frame(x, sun)
-    hist["ra_scx"], hist["dec_scx"] = _radec(x)
-    hist["ra_scz"], hist["dec_scz"] = _radec(z)
+    hist["ra_scx"], hist["dec_scx"] = unit_to_radec(x)
+    hist["ra_scz"], hist["dec_scz"] = unit_to_radec(z)
     hist["posangle"] = _posangle(x, z)
     return hist
 
