@@ -104,3 +104,13 @@ def test_cli_image_and_detect(tmp_path):
     r = _cli("image", "--src", "Crab", "--T1", "2003-01-01", "--T2", "2004-01-01", "--E1_keV", "40", "--E2_keV", "30",
              "--out", str(out))
     assert r.returncode == 2 and r.stderr.startswith("error: E2_keV:")
+
+
+def test_worker_processes_use_the_callers_store(store):
+    q = _crab(max_pointings=2)
+    first = make_image(q, store=store, workers=2)
+    assert [s.status for s in first.scws] == [CALCULATED] * 2
+    # Another product over the same ScWs (other threshold): everything per ScW is reused,
+    # which proves the workers wrote into this store and not into the configured default.
+    again = make_image(q.with_(detection_threshold=9), store=store, workers=1)
+    assert not again.from_cache and [s.status for s in again.scws] == [RESTORED] * 2

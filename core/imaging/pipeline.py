@@ -13,6 +13,7 @@ Progress is reported per ScW as ``restored from cache``, ``calculated`` or
 from __future__ import annotations
 
 import concurrent.futures as cf
+import functools
 import json
 import multiprocessing as mp
 import os
@@ -145,11 +146,25 @@ def scw_part(scw_id: str, e1: float, e2: float, ra0: float, dec0: float, *, arch
     return part, status, image_meta
 
 
-def _worker(scw_id: str, e1: float, e2: float, ra0: float, dec0: float):
+@functools.lru_cache(maxsize=8)
+def _worker_context(store_root: str, archive_dir: str, archive_mode: str):
+    """The parent's store and archive, rebuilt once per worker process."""
+    from dataclasses import replace as dc_replace
+
+    from ..archive.store import Archive
+    from ..config import get_settings
+    from ..products.store import ProductStore
+
+    settings = dc_replace(get_settings(), archive_dir=Path(archive_dir), archive_mode=archive_mode)
+    return Archive(settings), ProductStore(Path(store_root))
+
+
+def _worker(scw_id: str, e1: float, e2: float, ra0: float, dec0: float, context: tuple[str, str, str]):
     """Runs in a worker process: the ScW's part on the target's canonical grid."""
     t0 = time.perf_counter()
     try:
-        part, status, meta = scw_part(scw_id, e1, e2, ra0, dec0)
+        archive, store = _worker_context(*context)
+        part, status, meta = scw_part(scw_id, e1, e2, ra0, dec0, archive=archive, store=store)
         return scw_id, status, time.perf_counter() - t0, part, meta
     except Exception as exc:  # reported per ScW; the mosaic goes on without it
         return scw_id, _failure(exc), time.perf_counter() - t0, None, None
@@ -295,6 +310,8 @@ def make_image(query: Query, *, progress: Callable[[int, int, ScwStatus], None] 
             record(scw_id, status, time.perf_counter() - t0)
     else:
         pool = _pool(workers)
+        # Workers must use this call's store and archive, not whatever their environment says.
+        context = (str(store.root), str(archive.root), archive.settings.archive_mode)
         pending: set = set()
         it = iter(ids)
         # Bounded window: at most 2 results per worker in flight keeps memory flat.
@@ -303,7 +320,7 @@ def make_image(query: Query, *, progress: Callable[[int, int, ScwStatus], None] 
                 nxt = next(it, None)
                 if nxt is None:
                     break
-                pending.add(pool.submit(_worker, nxt, e1, e2, ra0, dec0))
+                pending.add(pool.submit(_worker, nxt, e1, e2, ra0, dec0, context))
             if not pending:
                 break
             done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
