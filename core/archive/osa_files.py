@@ -80,6 +80,24 @@ class EventList:
             return col
         return self.to_records()[key]
 
+    def coded(self, name: str) -> tuple[np.ndarray, float, float] | None:
+        """(native integer codes, scale, zero) of a column stored as scaled integers, else None.
+
+        Lets band selections compare integers (2 bytes an event) instead of converting
+        millions of energies to floats first; value = code × scale + zero exactly.
+        """
+        if name not in self._raw.dtype.names or self._raw.dtype[name].kind not in "iu":
+            return None
+        scale, zero = self._scaling.get(name, (1.0, 0.0))
+        if not scale > 0:
+            return None
+        key = "__codes__" + name
+        codes = self._cache.get(key)
+        if codes is None:
+            codes = self._raw[name].astype(self._raw.dtype[name].newbyteorder("="))
+            self._cache[key] = codes
+        return codes, scale, zero
+
     def _convert(self, name: str) -> np.ndarray:
         dtype = EVENT_DTYPE[name]
         if name not in self._raw.dtype.names:

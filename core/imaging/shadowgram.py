@@ -14,6 +14,7 @@ costs one comparison pass, a gather of the selected pixels and one ``np.bincount
 
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 from dataclasses import dataclass
@@ -88,13 +89,18 @@ _EVENT_CACHE: list[tuple[weakref.ref, np.ndarray, np.ndarray]] = []
 _CACHE_SIZE = 2
 
 
-def _event_arrays(events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(energies float32, pixel index int32 with flagged/off-grid events → dump bin)."""
+def _event_arrays(events: np.ndarray):
+    """(energies, pixel index int32 with flagged/off-grid events → dump bin).
+
+    Energies are float32 keV, or ``(integer codes, scale, zero)`` when the file stores them
+    as scaled integers (see :func:`_band_indices`).
+    """
     with _CACHE_LOCK:
         for ref, energy, pix in _EVENT_CACHE:
             if ref() is events:
                 return energy, pix
-    energy = np.ascontiguousarray(events["ISGRI_ENERGY"], dtype=np.float32)
+    coded = events.coded("ISGRI_ENERGY") if hasattr(events, "coded") else None
+    energy = coded if coded is not None else np.ascontiguousarray(events["ISGRI_ENERGY"], dtype=np.float32)
     z = events["DETZ"].astype(np.int32)
     y = events["DETY"].astype(np.int32)
     pix = z * det.N_Y
@@ -109,6 +115,25 @@ def _event_arrays(events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         _EVENT_CACHE[:] = [c for c in _EVENT_CACHE if c[0]() is not None][-(_CACHE_SIZE - 1):]
         _EVENT_CACHE.append((ref, energy, pix))
     return energy, pix
+
+
+def _band_indices(energy, e1: float, e2: float) -> np.ndarray:
+    """Indices of events with e1 ≤ E < e2, on integer codes when available.
+
+    With E = code·scale + zero (exact in float32 for ISGRI's 1/64 keV codes),
+    E ≥ e ⇔ code ≥ ceil((e − zero)/scale): the same events as the float comparison.
+    """
+    if isinstance(energy, tuple):
+        codes, scale, zero = energy
+        info = np.iinfo(codes.dtype)
+        lo, hi = (int(np.clip(math.ceil((e - zero) / scale), info.min, info.max + 1)) for e in (e1, e2))
+        if lo > info.max:
+            return np.zeros(0, dtype=np.intp)
+        sel = codes >= lo
+        if hi <= info.max:
+            sel &= codes < hi
+        return np.flatnonzero(sel)
+    return np.flatnonzero((energy >= e1) & (energy < e2))
 
 
 def shadowgram(scw, e1_keV: float, e2_keV: float) -> Shadowgram:
@@ -134,7 +159,7 @@ def shadowgram(scw, e1_keV: float, e2_keV: float) -> Shadowgram:
     weights = pixel_weights(scw.pixel_status, rev)
     if len(scw.events):
         energy, pix = _event_arrays(scw.events)
-        idx = np.flatnonzero((energy >= e1) & (energy < e2))
+        idx = _band_indices(energy, e1, e2)
         counts = np.bincount(pix[idx], minlength=_NPIX + 1)[:_NPIX]
         counts = counts.reshape(det.N_Z, det.N_Y).astype(np.float64)
     else:
