@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 
 import dash
-from dash import html
 
 from layouts.placeholder import placeholder_layout
 

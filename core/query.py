@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
@@ -227,4 +227,3 @@ class Query:
         """A re-validated copy with some parameters changed."""
         return type(self).from_params({**self.to_params(), **changes})
 
-    replace = replace

@@ -16,7 +16,7 @@ from core.imaging.mosaic import MosaicBuilder, mosaic_grid
 from core.imaging.pipeline import make_image
 from core.instrument.attitude import Attitude
 from core.query import Query
-from core.sky.catalog import SkySource, sky_model
+from core.sky.catalog import SkySource
 from core.sky.spectra import SpectralShape
 from core.sky.variability import Steady
 

@@ -1,6 +1,5 @@
 """The content-addressed product store: round trip, atomicity, corruption, privacy, bound."""
 
-import json
 import os
 
 import numpy as np

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from core.archive.selection import angular_distance, select_scws
-from core.errors import NotFoundError, QueryError
+from core.errors import NotFoundError
 from core.query import Query
 
 from ._shared import shared_path

@@ -182,7 +182,6 @@ def simulate_scw(row, scw_id: str, *, sources=None, background: bool = True, see
     if sources is None:
         sources = sky_model().within(float(row["ra_scx"]), float(row["dec_scx"]), _MAX_OFFAXIS)
     area = _area(rev)
-    eff = det.pixel_efficiency(rev)
 
     chunks_pix, chunks_e, chunks_t = [], [], []
     n_src = {}

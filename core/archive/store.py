@@ -23,7 +23,7 @@ from filelock import FileLock, Timeout
 
 from ..config import Settings, ensure_private_dir, get_settings
 from ..errors import NotFoundError
-from .osa_files import EVENTS_FILE, SWG_FILE, ScwData, read_scw, write_scw
+from .osa_files import EVENTS_FILE, SWG_FILE, ScwData, read_pointing, read_scw, write_scw
 from .pointings import HISTORY_DTYPE, load_history, scw_ids
 from .scwid import parse_scw_id
 
@@ -227,20 +227,13 @@ def _touch(path: Path) -> None:
 
 def _mirror_index(root: Path) -> tuple[np.ndarray, np.ndarray]:
     """Build a history-like index from the ``swg.fits`` headers of a mirror."""
-    from astropy.io import fits
-
     rows, ids = [], []
     for swg in sorted((root / "scw").glob(f"*/*/{SWG_FILE}")):
         try:
-            h = None
-            with fits.open(swg) as hdul:
-                for hdu in hdul:
-                    if "RA_SCX" in hdu.header:
-                        h = hdu.header
-                        break
-            if h is None:
-                continue
             sid = parse_scw_id(swg.parent.name)
+            h = read_pointing(swg.parent)
+            if "RA_SCX" not in h:
+                continue
         except Exception:
             continue  # not a ScW directory
         ontime = float(h.get("ONTIME", (h["TSTOP"] - h["TSTART"]) * 86400.0))

@@ -254,8 +254,6 @@ def make_image(query: Query, *, progress: Callable[[int, int, ScwStatus], None] 
     workers : int, optional
         Worker processes for per-ScW work (default: ``ODA_WORKERS`` or 1 = in-process).
     """
-    from astropy.io import fits
-
     from ..archive.selection import check_limits
     from ..archive.store import get_archive
     from ..config import get_settings

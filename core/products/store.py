@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -25,8 +26,6 @@ import numpy as np
 from ..config import ensure_private_dir, get_settings
 
 __all__ = ["ProductStore", "content_key", "get_store", "KEY_RE"]
-
-import re
 
 #: Keys are lowercase hex digests (or ids made of them): nothing a user types reaches a path.
 KEY_RE = re.compile(r"^[0-9a-f]{16,64}$")
