@@ -17,6 +17,11 @@ server = app.server
 server.secret_key = os.environ.get("ODA_SECRET_KEY", "dev-only-change-me")
 app.layout = placeholder_layout
 
+# HTTP routes (ODA dispatcher endpoints, /api/v1, product downloads) share the Flask server.
+import server as _server  # noqa: E402
+
+_server.register(server)
+
 
 if __name__ == "__main__":
     app.run(host=os.environ.get("ODA_HOST", "127.0.0.1"), port=int(os.environ.get("ODA_PORT", "8050")), debug=False)

@@ -29,6 +29,10 @@ __all__ = ["Query", "INSTRUMENTS", "PRODUCTS", "LIMITS"]
 
 INSTRUMENTS = ("isgri", "jemx", "spi_acs")
 PRODUCTS = ("image", "spectrum", "lc", "spectral_fit")
+#: Channel grids a spectrum is extracted on (before ``rebin``).
+CHANNEL_GRIDS = ("osa11", "osa10", "catalogue")
+#: Spectral models of ``spectral_fit`` (``+`` sums are allowed: ``powerlaw+bbody``).
+SPECTRAL_MODELS = ("powerlaw", "cutoffpl", "bknpower", "bbody", "comptt")
 
 #: Allowed ranges, shown in every error message and exposed to the UI and API.
 LIMITS = {
@@ -38,6 +42,16 @@ LIMITS = {
     "detection_threshold": (3.0, 100.0),
     "time_bin_sec": (20.0, 20000.0),
     "min_good_time": (0.0, 3600.0),
+    "rebin": (1, 64),
+    "selected_catalog": (1, 200),   # sources
+}
+
+#: Fields that only some products use: left out of the other products' canonical form (and id).
+_PRODUCT_FIELDS = {
+    "time_bin": ("lc",), "time_bin_format": ("lc",),
+    "channel_grid": ("spectrum", "spectral_fit"), "rebin": ("spectrum", "spectral_fit"),
+    "spectral_model": ("spectral_fit",),
+    "selected_catalog": ("spectrum", "lc", "spectral_fit"),
 }
 
 
@@ -108,6 +122,11 @@ class Query:
     detection_threshold: float = 7.0
     time_bin: float = 0.0          # 0: one point per ScW
     time_bin_format: str = "sec"
+    channel_grid: str = "osa11"
+    rebin: int = 1
+    spectral_model: str = "powerlaw"
+    #: ``((name, ra, dec), ...)`` sources to extract; empty = find them in an image of the field.
+    selected_catalog: tuple = ()
     ijd1: float = field(default=math.nan, repr=False)
     ijd2: float = field(default=math.nan, repr=False)
 
@@ -194,6 +213,17 @@ class Query:
             scale = 86400.0 if tbf == "jd" else 1.0
             _num("time_bin", float(tb) * scale, lo, hi)
         out["time_bin"] = float(tb)
+        grid = str(p.get("channel_grid", "osa11")).strip().lower()
+        if grid not in CHANNEL_GRIDS:
+            raise QueryError("channel_grid", f"unknown channel grid {grid!r}", ", ".join(CHANNEL_GRIDS))
+        out["channel_grid"] = grid
+        out["rebin"] = _num("rebin", p.get("rebin", 1), *LIMITS["rebin"], integer=True)
+        model = str(p.get("spectral_model", "powerlaw")).strip().lower().replace(" ", "")
+        if not model or any(m not in SPECTRAL_MODELS for m in model.split("+")):
+            raise QueryError("spectral_model", f"unknown model {model!r}",
+                             ", ".join(SPECTRAL_MODELS) + " or sums such as powerlaw+bbody")
+        out["spectral_model"] = model
+        out["selected_catalog"] = parse_catalog(p.get("selected_catalog", ()))
         return cls(**out)
 
     # -- canonical form and ids -------------------------------------------------------------
@@ -206,6 +236,10 @@ class Query:
         for k in ("ijd1", "ijd2"):
             d[k] = None if not math.isfinite(d[k]) else round(d[k], 8)
         d["scw_list"] = list(d["scw_list"])
+        d["selected_catalog"] = [list(r) for r in d["selected_catalog"]]
+        for name, products in _PRODUCT_FIELDS.items():
+            if self.product_type not in products:
+                d.pop(name)
         return d
 
     def product_id(self, *extra_versions: str) -> str:
@@ -221,9 +255,54 @@ class Query:
         """User-level parameters that reproduce this query through :meth:`from_params`."""
         d = {k: v for k, v in asdict(self).items() if not k.startswith("ijd")}
         d["scw_list"] = list(d["scw_list"])
+        d["selected_catalog"] = [list(r) for r in d["selected_catalog"]]
         return {k: v for k, v in d.items() if v not in ("", (), []) and not (isinstance(v, float) and math.isnan(v))}
 
     def with_(self, **changes) -> "Query":
         """A re-validated copy with some parameters changed."""
         return type(self).from_params({**self.to_params(), **changes})
 
+
+
+def parse_catalog(value) -> tuple:
+    """Normalise a source list to ``((name, ra_deg, dec_deg), ...)`` sorted by name.
+
+    Accepts ODA's ``selected_catalog`` / ``api_cat_str`` JSON (text or dict), a list of
+    ``{"name", "ra", "dec"}`` mappings, or of ``(name, ra, dec)`` triplets. An astropy
+    Table (ECSV/FITS upload) goes through :func:`core.spectral.catalog.catalog_rows`.
+    """
+    if value is None or (isinstance(value, (str, bytes)) and not value.strip()):
+        return ()
+    rows = []
+    try:
+        if isinstance(value, (str, bytes, bytearray)):
+            value = json.loads(value)
+        if isinstance(value, dict):
+            names = list(value["cat_column_names"])
+            cols = dict(zip(names, value["cat_column_list"]))
+            lname = {n.lower(): n for n in names}
+            nm = cols[lname.get("src_names", lname.get("name", "src_names"))]
+            ra = cols[value.get("cat_lon_name", lname.get("ra", "ra"))]
+            dec = cols[value.get("cat_lat_name", lname.get("dec", "dec"))]
+            rows = list(zip(nm, ra, dec))
+        else:
+            for r in value:
+                if isinstance(r, dict):
+                    low = {str(k).lower(): v for k, v in r.items()}
+                    rows.append((low.get("name", low.get("src_names", "")), low["ra"], low["dec"]))
+                else:
+                    name, ra, dec = r
+                    rows.append((name, ra, dec))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise QueryError("selected_catalog", f"cannot read the source list ({exc.__class__.__name__}: {exc})",
+                         "ODA catalogue JSON or a list of {name, ra, dec}") from None
+    lo, hi = LIMITS["selected_catalog"]
+    if len(rows) > hi:
+        raise QueryError("selected_catalog", f"{len(rows)} sources", f"{lo} .. {hi} sources")
+    out = {}
+    for i, (name, ra, dec) in enumerate(rows):
+        ra = _parse_angle("selected_catalog", ra, True)
+        dec = _parse_angle("selected_catalog", dec, False)
+        name = str(name).strip() or f"SRC_{i + 1}"
+        out[name] = (name, round(ra, 6), round(dec, 6))
+    return tuple(out[k] for k in sorted(out))

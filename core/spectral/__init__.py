@@ -1,0 +1,1 @@
+"""ISGRI spectra and light curves: PIF-fit flux extraction at catalogue positions."""
