@@ -54,6 +54,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="worker processes (default ODA_WORKERS or 1)")
     p.add_argument("--out", required=True, help="output directory")
 
+    for name, helptext in (("spectrum", "ISGRI spectra of catalogue sources (OGIP PHA, ARF, RMF, PNG)"),
+                           ("lc", "ISGRI light curves of catalogue sources (OGIP FITS, PNG)")):
+        p = sub.add_parser(name, help=helptext)
+        _add_query_options(p)
+        p.add_argument("--E1_keV", default=None, help="band (lc; image band when no catalogue is given), keV")
+        p.add_argument("--E2_keV", default=None, help="band upper edge, keV")
+        p.add_argument("--detection_threshold", default=None, help="threshold of the image step, sigma (default 7)")
+        p.add_argument("--catalog", default=None, help="source list: ECSV, FITS (ISGR-SRCL-RES) or ODA JSON file")
+        p.add_argument("--selected_catalog", default=None, help="source list as ODA catalogue JSON text")
+        if name == "spectrum":
+            p.add_argument("--channel_grid", default=None, help="osa11 (256 channels, default), osa10 (62), catalogue (14)")
+            p.add_argument("--rebin", default=None, help="merge this many channels (default 1)")
+            p.add_argument("--spectral_model", default=None,
+                           help="also fit this model over E1_keV-E2_keV (powerlaw, cutoffpl, bknpower, bbody, comptt, sums)")
+        else:
+            p.add_argument("--time_bin", default=None, help="bin width (default 0: one point per ScW), 20-20000 s")
+            p.add_argument("--time_bin_format", default=None, help="sec (default) or jd")
+        p.add_argument("--workers", type=int, default=None, help="worker processes (default ODA_WORKERS or 1)")
+        p.add_argument("--out", required=True, help="output directory")
+
     p = sub.add_parser("detect", help="find sources in an OSA-style mosaic FITS file")
     p.add_argument("mosaic", help="mosaic FITS (INTENSITY+VARIANCE HDUs, or a lone significance image)")
     p.add_argument("--threshold", default="7", help="detection threshold, sigma (default 7)")
@@ -66,7 +86,13 @@ def _query_from_args(args):
 
     params = {k: getattr(args, k) for k in ("src_name", "RA", "DEC", "T1", "T2", "T_format", "radius",
                                             "max_pointings", "scw_list", "min_good_time", "E1_keV", "E2_keV",
-                                            "detection_threshold") if getattr(args, k, None) is not None}
+                                            "detection_threshold", "channel_grid", "rebin", "spectral_model",
+                                            "time_bin", "time_bin_format", "selected_catalog")
+              if getattr(args, k, None) is not None}
+    if getattr(args, "catalog", None):
+        from .spectral.catalog import read_catalog_file
+
+        params["selected_catalog"] = read_catalog_file(args.catalog)
     if "T_format" not in params and ("T1" in params or "T2" in params):
         from .timeutil import parse_time
 
@@ -160,6 +186,61 @@ def _cmd_image(args) -> int:
     return 0
 
 
+def _cmd_spectral(args) -> int:
+    """``spectrum`` and ``lc``: products of every source of the catalogue, written to --out."""
+    from pathlib import Path
+
+    from .products.run import run_product
+
+    product = args.command
+    if product == "spectrum" and getattr(args, "spectral_model", None):
+        product = "spectral_fit"
+    q = _query_from_args(args).with_(product_type=product)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+
+    def progress(i, n, s):
+        print(f"[{i}/{n}] {s.scw_id} {s.status} ({s.seconds:.2f} s)", file=sys.stderr)
+
+    res = run_product(q, progress=progress, workers=args.workers)
+    for name, path in res.files.items():
+        (out / name).write_bytes(Path(path).read_bytes())
+    summary = res.summary
+    if product == "spectral_fit":
+        (out / "fit.png").write_bytes(res.png().read_bytes())
+        fit = summary["fit"]
+        print(f"# {summary['source']}: {summary['model']} fit over {q.E1_keV:g}-{q.E2_keV:g} keV, "
+              f"product {res.product_id}; files in {out}")
+        for p in fit["parameters"]:
+            lo1, hi1 = (v if v is not None else float("nan") for v in p["err_1sigma"])
+            lo9, hi9 = (v if v is not None else float("nan") for v in p["err_90"])
+            print(f"  {p['name']:>10s} = {p['value']:.5g}  1 sigma {lo1:+.3g}/{hi1:+.3g}  90% {lo9:+.3g}/{hi9:+.3g}"
+                  f"  {p.get('unit') or ''}{'  (frozen)' if p.get('frozen') else ''}")
+        print(f"  {fit['stat']} = {fit['statistic']:.2f} for {fit['dof']} dof")
+        for band, f in summary["fluxes"].items():
+            if "energy_flux_erg_cm2_s" in f:
+                lo, hi = f["energy_flux_err_1sigma"]
+                print(f"  F({band} keV) = {f['energy_flux_erg_cm2_s']:.4g} ({lo:+.2g}/{hi:+.2g}) erg/cm2/s")
+        return 0
+    n_ok = sum(not s.status.startswith("failed") for s in res.scws)
+    print(f"# {product} of {n_ok} ScWs, product {res.product_id}{' (from cache)' if res.from_cache else ''}, "
+          f"{time.perf_counter() - t0:.1f} s; files in {out}")
+    for src in summary["sources"]:
+        if not (src.get("n_scw") or src.get("n")):
+            print(f"  {src['name']:<24s} {src.get('message', 'no data')}")
+            continue
+        png = out / ((src.get("pha") or src.get("file")).rsplit(".", 1)[0] + ".png")
+        png.write_bytes(res.png(src["name"]).read_bytes())
+        if product == "spectrum":
+            print(f"  {src['name']:<24s} {src['n_scw']:4d} ScWs  exposure {src['exposure'] / 1e3:8.1f} ks  {src['pha']}")
+        else:
+            chi = f"chi2/dof {src['chi2_const']:.1f}/{src['dof']}" if src.get("dof") else ""
+            print(f"  {src['name']:<24s} {src['n']:5d} bins  mean {src['mean']:9.3f} +- {src['mean_err']:.3f} cts/s  "
+                  f"{chi}  {src['file']}")
+    return 0
+
+
 def _cmd_detect(args) -> int:
     from pathlib import Path
 
@@ -201,7 +282,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return {"scws": _cmd_scws, "simulate": _cmd_simulate, "resolve": _cmd_resolve, "image": _cmd_image,
-                "detect": _cmd_detect}[args.command](args)
+                "spectrum": _cmd_spectral, "lc": _cmd_spectral, "detect": _cmd_detect}[args.command](args)
     except BrokenPipeError:  # output piped into head & co.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

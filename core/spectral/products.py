@@ -1,19 +1,646 @@
-"""Spectrum, light-curve and spectral-fit products (being written)."""
+"""Spectrum, light-curve and spectral-fit products of ISGRI.
+
+Each selected ScW is fitted once per (channel grid or time bins, sources in its field, code
+and data versions) by :mod:`core.spectral.extract`; the per-ScW rates are kept in the
+content-addressed store, so overlapping requests fit only their new ScWs. The products then
+combine them:
+
+* **spectrum**: per source, the inverse-variance weighted mean rate of every channel over the
+  ScWs where the source is in the field; EXPOSURE is the sum of their live times; the ARF is
+  the on-axis effective area (the rates are on-axis equivalent); the RMF is the
+  exposure-weighted mean of the redistribution matrices of the revolutions involved
+  (threshold and resolution drift with time). Channels below the epoch's reliable threshold
+  or without data get QUALITY = 1. OGIP type I PHA + ARF + RMF per source.
+* **lc**: bins of ``time_bin`` (s or d) from the start of the first ScW, or one point per ScW
+  (``time_bin = 0``); a bin spread over several ScWs combines their estimates with
+  inverse-variance weights; bins without good time are left out (gaps). FRACEXP is the good
+  time over the bin width. Variability figures: χ² of a constant and its p-value, the
+  fractional variability amplitude (Vaughan et al. 2003) and Bayesian blocks (astropy,
+  ``measures`` fitness, p0 = 0.05).
+* **spectral_fit**: the spectrum of the query's source fitted with :mod:`core.fitting`
+  (``spectral_model`` over E1_keV–E2_keV).
+
+Sources: ``selected_catalog`` when given (ODA's catalogue round trip), otherwise the
+catalogue found in the image of the same selection and band (the query target always in it).
+"""
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import json
+import math
+import re
+import tempfile
+import time
+from functools import lru_cache
+from pathlib import Path
 
-def product_key(query, archive) -> str:
-    return query.product_id(query.product_type, "spectral-0", "simulated" if archive.simulated else f"mirror:{archive.root}")
+import numpy as np
+
+from .. import CODE_VERSION
+from ..errors import QueryError
+from ..imaging.pipeline import (CALCULATED, RESTORED, Cancelled, ScwStatus, _data_version, _failure,
+                                _pool, _worker_context)
+from ..query import Query
+
+__all__ = ["SPECTRAL_VERSION", "product_key", "make_product", "load", "product_png", "channel_edges",
+           "safe_name"]
+
+SPECTRAL_VERSION = "1"
+#: Bayesian-blocks false-alarm probability per change point.
+BLOCKS_P0 = 0.05
 
 
-def make_product(query, **kw):
-    raise NotImplementedError(f"{query.product_type} products are being written")
+def safe_name(name: str) -> str:
+    """File-name form of a source name (``4U 1700-377`` → ``4U_1700-377``)."""
+    return re.sub(r"[^A-Za-z0-9+\-.]+", "_", name.strip()).strip("_") or "source"
 
 
-def load(pid, query, *, store=None):
-    return None
+def channel_edges(grid: str, rebin: int = 1) -> np.ndarray:
+    """Channel edges [keV] of a query's ``channel_grid`` merged ``rebin`` at a time."""
+    from ..instrument import channels as ch
+
+    edges = {"osa11": ch.osa11_channel_edges, "osa10": ch.osa10_channel_edges,
+             "catalogue": ch.catalogue_band_edges}[grid]()
+    return ch.rebin_edges(edges, factor=int(rebin)) if int(rebin) > 1 else np.asarray(edges, float)
 
 
-def product_png(result, name=None):
-    raise NotImplementedError
+def _archive_tag(archive) -> str:
+    return "simulated" if archive.simulated else f"mirror:{archive.root}"
+
+
+def product_key(query: Query, archive) -> str:
+    return query.product_id(query.product_type, SPECTRAL_VERSION, _archive_tag(archive))
+
+
+# -- sources ---------------------------------------------------------------------------------------
+def _sources(query: Query, progress, cancel, workers, archive, store) -> tuple[list[tuple], dict]:
+    """The (name, ra, dec) list to extract and, when found by imaging, the image product id."""
+    if query.selected_catalog:
+        return [tuple(r) for r in query.selected_catalog], {}
+    from ..imaging.pipeline import make_image
+
+    img = make_image(query.with_(product_type="image"), progress=progress, cancel=cancel, workers=workers,
+                     archive=archive, store=store)
+    rows = [(str(r["NAME"]).strip(), float(r["RA_FIN"]), float(r["DEC_FIN"])) for r in img.catalog]
+    if not rows:
+        raise QueryError("selected_catalog", "no source was detected in the field and none was given",
+                         "give src_name/RA/DEC or a selected_catalog")
+    # Names must be unique: they key the files and the API's products.
+    seen, out = set(), []
+    for name, ra, dec in rows:
+        base, k = name, 1
+        while name in seen:
+            k += 1
+            name = f"{base}_{k}"
+        seen.add(name)
+        out.append((name, ra, dec))
+    return out, {"image_product_id": img.product_id}
+
+
+def _local_sources(sources, ra_scx: float, dec_scx: float) -> list[tuple]:
+    """The sources that can be in a ScW's field (within 20° of its pointing)."""
+    from ..instrument.attitude import radec_to_unit
+
+    if not sources:
+        return []
+    v = radec_to_unit(np.array([s[1] for s in sources]), np.array([s[2] for s in sources]))
+    p = radec_to_unit(np.array([ra_scx]), np.array([dec_scx]))[0]
+    cosd = v @ p
+    return [s for s, c in zip(sources, cosd) if c > math.cos(math.radians(20.0))]
+
+
+# -- per-ScW fits (cached) -------------------------------------------------------------------------
+def _scw_task(kind: str, scw_id: str, sources, spec, archive, store):
+    """Fit one ScW (or restore it). ``spec``: channel edges, or (e1, e2, time edges)."""
+    from ..products.store import content_key
+    from .extract import ScwFluxes, extract_lightcurve, extract_spectrum
+
+    if kind == "spectrum":
+        sig = [round(float(e), 4) for e in spec]
+    else:
+        e1, e2, tedges = spec
+        sig = [round(e1, 3), round(e2, 3), [round(float(t), 9) for t in tedges]]
+    key = content_key("scw-" + kind, scw_id, json.dumps(sig), json.dumps([list(s) for s in sources]),
+                      SPECTRAL_VERSION, CODE_VERSION, _data_version(archive, scw_id))
+    hit = store.get(key)
+    if hit is not None:
+        arrays, meta = hit
+        return ScwFluxes.from_arrays(arrays, meta), RESTORED
+    scw = archive.read(scw_id)
+    if kind == "spectrum":
+        res = extract_spectrum(scw, sources, spec)
+    else:
+        res, index = extract_lightcurve(scw, sources, e1, e2, tedges)
+        res.meta["t_lo"] = [float(tedges[i]) for i in index]
+        res.meta["t_hi"] = [float(tedges[i + 1]) for i in index]
+    arrays, meta = res.to_arrays()
+    store.put(key, arrays=arrays, meta=meta)
+    return res, CALCULATED
+
+
+def _worker(kind, scw_id, sources, spec, context):
+    t0 = time.perf_counter()
+    try:
+        archive, store = _worker_context(*context)
+        res, status = _scw_task(kind, scw_id, sources, spec, archive, store)
+        arrays, meta = res.to_arrays()
+        return scw_id, status, time.perf_counter() - t0, arrays, meta
+    except Exception as exc:  # reported per ScW; the product goes on without it
+        return scw_id, _failure(exc), time.perf_counter() - t0, None, None
+
+
+def _run_scws(kind, jobs, progress, cancel, workers, archive, store, statuses):
+    """Fit every ScW of ``jobs`` = [(scw_id, sources, spec)]; yields ScwFluxes."""
+    from .extract import ScwFluxes
+
+    n = len(jobs)
+    results = []
+
+    def record(scw_id, status, seconds):
+        statuses.append(ScwStatus(scw_id, status, seconds))
+        if progress:
+            progress(len(statuses), n, statuses[-1])
+
+    if workers <= 1 or n <= 2:
+        for scw_id, srcs, spec in jobs:
+            if cancel and cancel():
+                raise Cancelled(f"cancelled after {len(statuses)} of {n} ScWs")
+            t0 = time.perf_counter()
+            try:
+                res, status = _scw_task(kind, scw_id, srcs, spec, archive, store)
+                results.append(res)
+            except Exception as exc:
+                status = _failure(exc)
+            record(scw_id, status, time.perf_counter() - t0)
+        return results
+    pool = _pool(workers)
+    context = (str(store.root), str(archive.root), archive.settings.archive_mode)
+    pending: set = set()
+    it = iter(jobs)
+    while True:
+        while len(pending) < 2 * workers:
+            nxt = next(it, None)
+            if nxt is None:
+                break
+            pending.add(pool.submit(_worker, kind, nxt[0], nxt[1], nxt[2], context))
+        if not pending:
+            break
+        done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+        for fut in done:
+            scw_id, status, seconds, arrays, meta = fut.result()
+            if arrays is not None:
+                results.append(ScwFluxes.from_arrays(arrays, meta))
+            record(scw_id, status, seconds)
+        if cancel and cancel():
+            for f in pending:
+                f.cancel()
+            raise Cancelled(f"cancelled after {len(statuses)} of {n} ScWs")
+    return results
+
+
+# -- response --------------------------------------------------------------------------------------
+@lru_cache(maxsize=16)
+def _rmf(rev: int, edges_key: tuple) -> np.ndarray:
+    from ..instrument.response import default_true_energy_edges, redistribution_matrix
+
+    return redistribution_matrix(default_true_energy_edges(), np.array(edges_key), rev)
+
+
+def response_for(revs_weights: dict[int, float], edges: np.ndarray):
+    """(true edges, ARF [cm²], exposure-weighted RMF [n_true, n_chan]) for live times per revolution."""
+    from ..instrument.response import default_true_energy_edges, effective_area
+
+    tedges = default_true_energy_edges()
+    centres = 0.5 * (tedges[1:] + tedges[:-1])
+    arf = effective_area(centres)
+    total = sum(revs_weights.values())
+    key = tuple(float(e) for e in edges)
+    # Revolutions 10 apart differ by < 0.1% in threshold and resolution: group them.
+    groups: dict[int, float] = {}
+    for rev, w in revs_weights.items():
+        groups[int(rev) // 10 * 10 + 5] = groups.get(int(rev) // 10 * 10 + 5, 0.0) + w
+    matrix = sum(_rmf(rev, key) * (w / total) for rev, w in groups.items())
+    return tedges, arf, matrix
+
+
+# -- combination -----------------------------------------------------------------------------------
+def _weighted(values: np.ndarray, errors: np.ndarray, axis=0):
+    ok = np.isfinite(values) & np.isfinite(errors) & (errors > 0)
+    w = np.where(ok, 1.0 / np.where(ok, errors, 1.0) ** 2, 0.0)
+    sw = w.sum(axis=axis)
+    mean = np.where(sw > 0, (w * np.where(ok, values, 0.0)).sum(axis=axis) / np.where(sw > 0, sw, 1.0), np.nan)
+    err = np.where(sw > 0, 1.0 / np.sqrt(np.where(sw > 0, sw, 1.0)), np.nan)
+    return mean, err
+
+
+def variability(t, rate, err) -> dict:
+    """χ² of a constant, linear trend, fractional variability and Bayesian blocks."""
+    from scipy import stats
+
+    ok = np.isfinite(rate) & np.isfinite(err) & (err > 0)
+    t, x, s = np.asarray(t)[ok], np.asarray(rate)[ok], np.asarray(err)[ok]
+    out = {"n": int(ok.sum()), "mean": None, "mean_err": None, "chi2_const": None, "dof": None, "p_const": None,
+           "fvar": None, "fvar_err": None, "slope_per_day": None, "slope_err": None, "chi2_linear": None,
+           "blocks": []}
+    if x.size == 0:
+        return out
+    w = 1.0 / s**2
+    mean = float((w * x).sum() / w.sum())
+    out.update(mean=mean, mean_err=float(1.0 / math.sqrt(w.sum())))
+    if x.size >= 2:
+        chi2 = float((((x - mean) / s) ** 2).sum())
+        dof = int(x.size - 1)
+        out.update(chi2_const=chi2, dof=dof, p_const=float(stats.chi2.sf(chi2, dof)))
+        # Fractional rms variability and its error (Vaughan et al. 2003, eqs. 10 and B2).
+        xm = float(x.mean())
+        s2 = float(x.var(ddof=1))
+        mse = float((s**2).mean())
+        if xm != 0:
+            excess = s2 - mse
+            fvar = math.sqrt(excess) / abs(xm) if excess > 0 else 0.0
+            n = x.size
+            if fvar > 0:
+                fe = math.sqrt((math.sqrt(1 / (2 * n)) * mse / (xm**2 * fvar)) ** 2
+                               + (math.sqrt(mse / n) / abs(xm)) ** 2)
+            else:
+                fe = math.sqrt(math.sqrt(1 / (2 * n)) * mse / xm**2)
+            out.update(fvar=float(fvar), fvar_err=float(fe))
+        a = np.column_stack([np.ones_like(t), t - t.mean()])
+        cov = np.linalg.pinv(a.T @ (a * w[:, None]))
+        beta = cov @ (a.T @ (w * x))
+        out.update(slope_per_day=float(beta[1]), slope_err=float(math.sqrt(max(cov[1, 1], 0.0))),
+                   chi2_linear=float((((x - a @ beta) / s) ** 2).sum()))
+        from astropy.stats import bayesian_blocks
+
+        try:
+            # Distinct times are required; ScW points are.
+            edges = bayesian_blocks(t, x, s, fitness="measures", p0=BLOCKS_P0)
+            out["blocks"] = [float(e) for e in edges]
+        except ValueError:
+            out["blocks"] = [float(t.min()), float(t.max())]
+    return out
+
+
+def _clean(obj):
+    """JSON-safe copy: NaN/inf → None, numpy scalars → Python."""
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _clean(obj.tolist())
+    if isinstance(obj, (np.floating, float)):
+        v = float(obj)
+        return v if math.isfinite(v) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def _query_cards(query: Query, pid: str) -> dict:
+    """Header cards recording the query (HIERARCH ``ODA_*`` keys) and the product id."""
+    cards = {"ODA_PID": pid}
+    for k, v in query.to_params().items():
+        if k == "selected_catalog":
+            v = ";".join(f"{n}@{ra:.4f},{dec:.4f}" for n, ra, dec in v)
+        if isinstance(v, (list, tuple)):
+            v = ",".join(map(str, v))
+        cards[f"ODA_{k.upper()}"] = v if isinstance(v, (int, float)) else str(v)
+    from ..imaging.pipeline import reproduce_command
+
+    cards["COMMENT"] = "Reproduce: " + reproduce_command(query)
+    return cards
+
+
+# -- the products ----------------------------------------------------------------------------------
+def make_product(query: Query, *, progress=None, cancel=None, workers=None, archive=None, store=None):
+    """Compute (or restore) a spectrum, lc or spectral_fit product (see :func:`core.products.run.run_product`)."""
+    import os
+
+    from ..archive.selection import check_limits
+    from ..archive.store import get_archive
+    from ..config import get_settings
+    from ..products.store import get_store
+
+    archive = archive or get_archive()
+    store = store or get_store()
+    check_limits(query, get_settings().max_scw)
+    pid = product_key(query, archive)
+    hit = load(pid, query, store=store)
+    if hit is not None:
+        if progress:
+            for i, s in enumerate(hit.scws, 1):
+                progress(i, len(hit.scws), s)
+        return hit
+    workers = int(workers or os.environ.get("ODA_WORKERS", "1"))
+    if query.product_type == "spectral_fit":
+        return _make_fit(query, pid, progress, cancel, workers, archive, store)
+    sel = archive.select(query)
+    sources, extra = _sources(query, progress, cancel, workers, archive, store)
+    statuses: list[ScwStatus] = []
+    rows = {str(i): r for i, r in zip(sel.ids, sel.rows)}
+    if query.product_type == "spectrum":
+        edges = channel_edges(query.channel_grid, query.rebin)
+        jobs = [(sid, _local_sources(sources, float(r["ra_scx"]), float(r["dec_scx"])), edges)
+                for sid, r in rows.items()]
+        jobs = [j for j in jobs if j[1]] or jobs
+        fluxes = _run_scws("spectrum", jobs, progress, cancel, workers, archive, store, statuses)
+        _check_any(fluxes, statuses, query)
+        summary, files = _spectrum_files(query, pid, sources, fluxes, edges)
+    else:
+        edges_by_scw = _time_edges(query, sel)
+        jobs = [(sid, _local_sources(sources, float(rows[sid]["ra_scx"]), float(rows[sid]["dec_scx"])),
+                 (query.E1_keV, query.E2_keV, te)) for sid, te in edges_by_scw.items()]
+        jobs = [j for j in jobs if j[1]] or jobs
+        fluxes = _run_scws("lc", jobs, progress, cancel, workers, archive, store, statuses)
+        _check_any(fluxes, statuses, query)
+        summary, files = _lc_files(query, pid, sources, fluxes)
+    summary.update(extra)
+    summary["scws"] = [s.to_dict() for s in statuses]
+    files["result.json"] = json.dumps(_clean({"product_id": pid, "query": query.to_params(), **summary}),
+                                      indent=1).encode()
+    meta = {"query": query.to_params(), "product_type": query.product_type, "summary": _clean(summary),
+            "scws": [s.to_dict() for s in statuses]}
+    path = store.put(pid, meta=meta, files=files)
+    from ..products.run import ProductResult
+
+    return ProductResult(pid, query.product_type, query, statuses, {n: path / n for n in files},
+                         meta["summary"], False, None)
+
+
+def _check_any(fluxes, statuses, query):
+    if not fluxes:
+        reasons = sorted({s.status for s in statuses})
+        raise QueryError("scw_list" if query.scw_list else "T1",
+                         f"no ScW could be analysed ({'; '.join(reasons)[:300]})")
+
+
+def _time_edges(query: Query, sel) -> dict[str, np.ndarray]:
+    """Time-bin edges [IJD] overlapping each ScW (one bin per ScW when time_bin is 0)."""
+    rows = sel.rows
+    t0 = np.asarray(rows["tstart"], float)
+    t1 = np.asarray(rows["tstop"], float)
+    ids = [str(i) for i in sel.ids]
+    if not query.time_bin:
+        return {sid: np.array([a, b]) for sid, a, b in zip(ids, t0, t1)}
+    width = query.time_bin if query.time_bin_format == "jd" else query.time_bin / 86400.0
+    origin = float(t0.min())
+    out = {}
+    for sid, a, b in zip(ids, t0, t1):
+        k0 = int(math.floor((a - origin) / width))
+        k1 = int(math.ceil((b - origin) / width))
+        out[sid] = origin + width * np.arange(k0, k1 + 1)
+    return out
+
+
+def _spectrum_files(query, pid, sources, fluxes, edges):
+    from ..fitting.ogip import write_arf, write_pha, write_rmf
+    from ..instrument.response import minimum_reliable_energy
+
+    nch = len(edges) - 1
+    summary = {"sources": [], "channel_grid": query.channel_grid, "rebin": query.rebin}
+    files: dict[str, bytes] = {}
+    cards = _query_cards(query, pid)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for name, ra, dec in sources:
+            rates, errs, revs = [], [], {}
+            exposure = 0.0
+            for f in fluxes:
+                if name not in f.names:
+                    continue
+                j = f.names.index(name)
+                if not np.isfinite(f.rate[:, j]).any():
+                    continue
+                rates.append(f.rate[:, j])
+                errs.append(f.rate_err[:, j])
+                live = float(f.livetime[0])
+                exposure += live
+                revs[f.revolution] = revs.get(f.revolution, 0.0) + live
+            if not rates:
+                summary["sources"].append({"name": name, "ra": ra, "dec": dec, "n_scw": 0, "exposure": 0.0,
+                                           "message": "outside the field of every selected ScW"})
+                continue
+            rate, err = _weighted(np.array(rates), np.array(errs))
+            tedges, arf, matrix = response_for(revs, edges)
+            # Channels below the threshold of the earliest epoch (highest threshold) are unreliable.
+            e_min_ok = max(minimum_reliable_energy(r) for r in revs)
+            quality = np.where(np.isfinite(rate) & (edges[:-1] >= e_min_ok), 0, 1).astype(np.int16)
+            stem = f"spectrum_{safe_name(name)}"
+            header = {**cards, "OBJECT": name, "RA_OBJ": ra, "DEC_OBJ": dec, "TELESCOP": "INTEGRAL",
+                      "INSTRUME": "IBIS", "DETNAM": "ISGRI", "NSCW": len(rates)}
+            write_pha(tmp / f"{stem}.pha", np.arange(nch), np.nan_to_num(rate), np.nan_to_num(err, nan=0.0),
+                      exposure, sys_err=np.zeros(nch), quality=quality, grouping=np.ones(nch, dtype=np.int16),
+                      respfile=f"{stem}.rmf", ancrfile=f"{stem}.arf", header=header)
+            write_arf(tmp / f"{stem}.arf", tedges[:-1], tedges[1:], arf, header={"ODA_PID": pid})
+            write_rmf(tmp / f"{stem}.rmf", tedges[:-1], tedges[1:], matrix, edges[:-1], edges[1:], header={"ODA_PID": pid})
+            for ext in ("pha", "arf", "rmf"):
+                files[f"{stem}.{ext}"] = (tmp / f"{stem}.{ext}").read_bytes()
+            summary["sources"].append({
+                "name": name, "ra": ra, "dec": dec, "n_scw": len(rates), "exposure": exposure,
+                "e_min": edges[:-1], "e_max": edges[1:], "rate": rate, "rate_err": err, "quality": quality,
+                "pha": f"{stem}.pha", "arf": f"{stem}.arf", "rmf": f"{stem}.rmf"})
+    return summary, files
+
+
+def _lc_files(query, pid, sources, fluxes):
+    from astropy.io import fits
+
+    summary = {"sources": [], "E1_keV": query.E1_keV, "E2_keV": query.E2_keV,
+               "time_bin": query.time_bin, "time_bin_format": query.time_bin_format}
+    files: dict[str, bytes] = {}
+    # All fitted bins (ScW pieces) keyed by their bin start.
+    for name, ra, dec in sources:
+        pieces = {}
+        for f in fluxes:
+            if name not in f.names:
+                continue
+            j = f.names.index(name)
+            t_lo, t_hi = f.meta["t_lo"], f.meta["t_hi"]
+            for i in range(len(t_lo)):
+                if not np.isfinite(f.rate[i, j]):
+                    continue
+                pieces.setdefault((round(t_lo[i], 9), round(t_hi[i], 9)), []).append(
+                    (f.rate[i, j], f.rate_err[i, j], f.bkg_rate[i], f.bkg_err[i], f.livetime[i], f.ontime[i],
+                     f.tot_counts[i]))
+        if not pieces:
+            summary["sources"].append({"name": name, "ra": ra, "dec": dec, "n": 0,
+                                       "message": "outside the field of every selected ScW"})
+            continue
+        keys = sorted(pieces)
+        n = len(keys)
+        t_lo = np.array([k[0] for k in keys])
+        t_hi = np.array([k[1] for k in keys])
+        rate, err, bkg, bkge = (np.empty(n) for _ in range(4))
+        ontime, tot = np.empty(n), np.empty(n)
+        for i, k in enumerate(keys):
+            p = np.array(pieces[k])
+            rate[i], err[i] = (float(v) for v in _weighted(p[:, 0], p[:, 1]))
+            bkg[i], bkge[i] = (float(v) for v in _weighted(p[:, 2], p[:, 3]))
+            ontime[i], tot[i] = p[:, 5].sum(), p[:, 6].sum()
+        t = 0.5 * (t_lo + t_hi)
+        timedel = (t_hi - t_lo) * 86400.0
+        fracexp = np.clip(ontime / timedel, 0.0, 1.0)
+        var = variability(t, rate, err)
+        stem = f"lc_{safe_name(name)}"
+        cols = [fits.Column("TIME", "D", unit="d", array=t),
+                fits.Column("TIMEDEL", "D", unit="d", array=t_hi - t_lo),
+                fits.Column("RATE", "E", unit="count/s", array=rate),
+                fits.Column("ERROR", "E", unit="count/s", array=err),
+                fits.Column("FRACEXP", "E", array=fracexp),
+                fits.Column("BACKV", "E", unit="count/s", array=bkg),
+                fits.Column("BACKE", "E", unit="count/s", array=bkge),
+                fits.Column("TOT_COUNTS", "J", array=tot.astype(np.int64))]
+        hdu = fits.BinTableHDU.from_columns(cols, name="ISGR-SRC.-LCR")
+        h = hdu.header
+        for key, value, comment in [
+                ("TELESCOP", "INTEGRAL", ""), ("INSTRUME", "IBIS", ""), ("DETNAM", "ISGRI", ""),
+                ("HDUCLASS", "OGIP", ""), ("HDUCLAS1", "LIGHTCURVE", ""), ("HDUCLAS2", "NET", ""),
+                ("HDUCLAS3", "RATE", ""), ("OBJECT", name, ""), ("RA_OBJ", ra, "[deg]"), ("DEC_OBJ", dec, "[deg]"),
+                ("E_MIN", query.E1_keV, "[keV]"), ("E_MAX", query.E2_keV, "[keV]"),
+                ("TIMESYS", "TT", ""), ("TIMEREF", "LOCAL", ""), ("TIMEUNIT", "d", ""),
+                ("MJDREF", 51544.0, "IJD 0 = MJD 51544.0 (TT)"), ("TSTART", float(t_lo.min()), "[IJD]"),
+                ("TSTOP", float(t_hi.max()), "[IJD]"), ("TELAPSE", float((t_hi.max() - t_lo.min()) * 86400), "[s]"),
+                ("ONTIME", float(ontime.sum()), "[s]")]:
+            h[key] = (value, comment)
+        if query.time_bin:
+            width = query.time_bin if query.time_bin_format == "jd" else query.time_bin / 86400.0
+            h["TIMEDEL"] = (width, "[d] nominal bin width")
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", fits.verify.VerifyWarning)  # HIERARCH keys
+            for key, value in _query_cards(query, pid).items():
+                if key == "COMMENT":
+                    h.add_comment(value)
+                else:
+                    h[key] = value
+        import io
+
+        buf = io.BytesIO()
+        fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(buf)
+        files[f"{stem}.fits"] = buf.getvalue()
+        summary["sources"].append({"name": name, "ra": ra, "dec": dec, "n": n, "time": t, "timedel": timedel,
+                                   "rate": rate, "error": err, "fracexp": fracexp, "backv": bkg,
+                                   "tot_counts": tot, "file": f"{stem}.fits", **var})
+    return summary, files
+
+
+# -- spectral fit -----------------------------------------------------------------------------------
+def _pick_source(query: Query, spec_summary: dict) -> dict:
+    srcs = [s for s in spec_summary["sources"] if s.get("n_scw")]
+    if not srcs:
+        raise QueryError("selected_catalog", "no source of the catalogue was in the field of the selected ScWs")
+    if query.src_name:
+        for s in srcs:
+            if s["name"].lower() == query.src_name.lower():
+                return s
+    if np.isfinite(query.RA):
+        from astropy.coordinates import SkyCoord
+        import astropy.units as u
+
+        c = SkyCoord([s["ra"] for s in srcs] * u.deg, [s["dec"] for s in srcs] * u.deg)
+        sep = c.separation(SkyCoord(query.RA * u.deg, query.DEC * u.deg)).deg
+        k = int(np.argmin(sep))
+        if sep[k] < 0.5:
+            return srcs[k]
+    if len(srcs) == 1:
+        return srcs[0]
+    raise QueryError("src_name", "the spectrum has several sources and none is the query target",
+                     ", ".join(s["name"] for s in srcs[:20]))
+
+
+def _make_fit(query, pid, progress, cancel, workers, archive, store):
+    from ..fitting.fit import fit_spectrum
+    from ..fitting.ogip import read_spectrum
+    from ..products.run import ProductResult
+    from ..products.run import run_product
+
+    spec = run_product(query.with_(product_type="spectrum"), progress=progress, cancel=cancel, workers=workers,
+                       archive=archive, store=store)
+    src = _pick_source(query, spec.summary)
+    data = read_spectrum(spec.files[src["pha"]], spec.files[src["arf"]], spec.files[src["rmf"]])
+    result = fit_spectrum(data, model=query.spectral_model, emin=query.E1_keV, emax=query.E2_keV, stat="chi2")
+    fit = result.to_dict()
+    fluxes = {}
+    for e1, e2 in ((20.0, 40.0), (40.0, 100.0), (20.0, 100.0), (query.E1_keV, query.E2_keV)):
+        try:
+            fluxes[f"{e1:g}-{e2:g}"] = _clean(_flux_dict(result.flux(e1, e2)))
+        except Exception as exc:  # a band the model cannot integrate is reported, not fatal
+            fluxes[f"{e1:g}-{e2:g}"] = {"error": str(exc)[:200]}
+    summary = {"source": src["name"], "ra": src["ra"], "dec": src["dec"], "model": query.spectral_model,
+               "fit": _clean(fit), "fluxes": fluxes, "spectrum_product_id": spec.product_id,
+               "spectrum": {k: src[k] for k in ("e_min", "e_max", "rate", "rate_err", "quality", "exposure")},
+               "scws": [s.to_dict() for s in spec.scws]}
+    files = {name: spec.files[src[k]].read_bytes() for k, name in
+             (("pha", src["pha"]), ("arf", src["arf"]), ("rmf", src["rmf"]))}
+    files["fit.json"] = json.dumps(_clean(summary), indent=1).encode()
+    files["result.json"] = json.dumps(_clean({"product_id": pid, "query": query.to_params(), **summary}),
+                                      indent=1).encode()
+    meta = {"query": query.to_params(), "product_type": "spectral_fit", "summary": _clean(summary),
+            "scws": [s.to_dict() for s in spec.scws]}
+    path = store.put(pid, meta=meta, files=files)
+    return ProductResult(pid, "spectral_fit", query, list(spec.scws), {n: path / n for n in files},
+                         meta["summary"], False, result)
+
+
+def _flux_dict(flux) -> dict:
+    if isinstance(flux, dict):
+        return flux
+    if hasattr(flux, "to_dict"):
+        return flux.to_dict()
+    return {"value": flux}
+
+
+# -- restore and figures ---------------------------------------------------------------------------
+def load(pid: str, query: Query, *, store=None):
+    from ..products.run import ProductResult
+    from ..products.store import get_store
+
+    store = store or get_store()
+    hit = store.get(pid)
+    if hit is None:
+        return None
+    _, meta = hit
+    if "summary" not in meta:
+        return None
+    files = {name: store.path(pid) / name for name in store.files(pid)}
+    scws = [ScwStatus(d["scw_id"], RESTORED if not d["status"].startswith("failed") else d["status"], 0.0)
+            for d in meta["scws"]]
+    return ProductResult(pid, meta["product_type"], query, scws, files, meta["summary"], True, None)
+
+
+def product_png(result, name: str | None = None) -> Path:
+    """Publication PNG of a spectrum, light curve or fit (rendered once, then from the store)."""
+    from ..products.store import content_key, get_store
+    from . import figures
+
+    store = get_store()
+    srcs = result.summary.get("sources", [])
+    if result.product_type != "spectral_fit":
+        usable = [s for s in srcs if s.get("n_scw") or s.get("n")]
+        if not usable:
+            raise QueryError("source", "no source has data in this product")
+        if name is None:
+            chosen = usable[0]
+        else:
+            match = [s for s in usable if s["name"] == name]
+            if not match:
+                raise QueryError("source", f"no source {name!r} in this product", ", ".join(s["name"] for s in usable))
+            chosen = match[0]
+        name = chosen["name"]
+    key = content_key("spectral-png", result.product_id, name or "", SPECTRAL_VERSION)
+    path = store.file(key, "figure.png")
+    if path is not None:
+        return path
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "figure.png"
+        if result.product_type == "spectrum":
+            figures.spectrum_png(chosen, result.query, out)
+        elif result.product_type == "lc":
+            figures.lightcurve_png(chosen, result.query, out)
+        else:
+            figures.fit_png(result, out)
+        entry = store.put(key, files={"figure.png": out.read_bytes()}, meta={"product_id": result.product_id})
+    return entry / "figure.png"
