@@ -78,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("mosaic", help="mosaic FITS (INTENSITY+VARIANCE HDUs, or a lone significance image)")
     p.add_argument("--threshold", default="7", help="detection threshold, sigma (default 7)")
     p.add_argument("--out", required=True, help="output directory")
+
+    from .fitting.cli import add_fit_parser
+
+    add_fit_parser(sub)
     return parser
 
 
@@ -281,8 +285,11 @@ def main(argv=None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
+        from .fitting.cli import cmd_fit
+
         return {"scws": _cmd_scws, "simulate": _cmd_simulate, "resolve": _cmd_resolve, "image": _cmd_image,
-                "spectrum": _cmd_spectral, "lc": _cmd_spectral, "detect": _cmd_detect}[args.command](args)
+                "spectrum": _cmd_spectral, "lc": _cmd_spectral, "detect": _cmd_detect,
+                "fit": cmd_fit}[args.command](args)
     except BrokenPipeError:  # output piped into head & co.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
