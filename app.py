@@ -1,7 +1,18 @@
-"""INTEGRAL ODA web app entry point: ``python app.py`` (embedded defaults, no services).
+"""INTEGRAL ODA web app: ``python app.py`` (embedded defaults, no services to start).
 
-Serves on http://127.0.0.1:8050 (``ODA_HOST`` / ``ODA_PORT`` to change). WSGI: ``app:server``.
-The query page lands with the app issue; until then this page shows what the archive holds.
+Serves on http://127.0.0.1:8050 (``ODA_HOST`` / ``ODA_PORT``). WSGI: ``gunicorn app:server``.
+
+* ``/`` — the query page: form validated as you type, jobs with live per-ScW progress,
+  interactive products, downloads, share URL, API code;
+* ``/embed?<query parameters>&product=image|spectrum|lc|spectral_fit`` — one product with
+  minimal chrome, for iframes (``assets/embed-demo.html`` shows how);
+* HTTP routes (ODA dispatcher endpoints, ``/api/v1``, ``/products/<id>/<file>``) from ``server``.
+
+Configuration (besides ``core/config.py``'s ``ODA_*``):
+
+``ODA_SECRET_KEY``       Flask secret; every worker must share it (signs background-job handles)
+``ODA_FRAME_ANCESTORS``  origins allowed to embed the page (space/comma separated), added to 'self'
+``ODA_CELERY_BROKER``    use Celery (+ Redis) for background callbacks instead of diskcache
 """
 
 from __future__ import annotations
@@ -10,12 +21,38 @@ import os
 
 import dash
 
-from layouts.placeholder import placeholder_layout
+from callbacks import register as register_callbacks
+from callbacks.manager import background_manager
+from layouts.page import page_layout, shell
 
-app = dash.Dash(__name__, title="INTEGRAL ODA", update_title=None)
+background_callback_manager, celery_app = background_manager()
+
+app = dash.Dash(__name__, title="INTEGRAL ODA", update_title=None, background_callback_manager=background_callback_manager,
+                meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"},
+                           {"name": "color-scheme", "content": "light dark"},
+                           {"name": "description", "content": "Online analysis of INTEGRAL hard X-ray data"}])
 server = app.server
 server.secret_key = os.environ.get("ODA_SECRET_KEY", "dev-only-change-me")
-app.layout = placeholder_layout
+app.layout = shell
+# Every component any page can show, so that callback ids are checked (no suppression).
+app.validation_layout = dash.html.Div([shell(), page_layout({})])
+register_callbacks()
+
+
+def frame_ancestors() -> str:
+    """The CSP ``frame-ancestors`` source list: 'self' plus ``ODA_FRAME_ANCESTORS``."""
+    extra = os.environ.get("ODA_FRAME_ANCESTORS", "").replace(",", " ").split()
+    return " ".join(["'self'", *[o for o in extra if o not in ("'self'",)]])
+
+
+@server.after_request
+def _security_headers(response):
+    # Framing is decided by CSP (X-Frame-Options cannot list origins); sent on every response.
+    response.headers["Content-Security-Policy"] = f"frame-ancestors {frame_ancestors()}"
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    return response
+
 
 # HTTP routes (ODA dispatcher endpoints, /api/v1, product downloads) share the Flask server.
 import server as _server  # noqa: E402

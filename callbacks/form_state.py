@@ -1,0 +1,189 @@
+"""The query form's state, independent of Dash: form values ⇄ query parameters ⇄ errors.
+
+Like glue's viewer state objects, this module knows nothing of the GUI: the controllers in
+``callbacks/`` bind Dash components to these functions, and tests call them directly.
+
+* :data:`FIELDS` — the form's fields, in the ODA parameter names of :class:`core.query.Query`;
+* :func:`form_params` — the non-empty values of a form, as query parameters;
+* :func:`validate` — every bad field with its message and allowed range (not only the first);
+* :func:`params_from_search` / :func:`share_search` — URL query strings in and out;
+* :func:`preset` — T1/T2 of the presets (a revolution, the V404 Cyg outburst, the last year).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from urllib.parse import parse_qsl, urlencode
+
+from core.errors import QueryError
+from core.query import LIMITS, Query
+
+__all__ = ["FIELDS", "DEFAULTS", "form_params", "validate", "params_from_search", "share_search",
+           "preset", "PRESETS", "energy_range_text", "catalog_rows_param"]
+
+#: Form fields, in the query's parameter names (``selected_catalog`` comes from the sources table).
+FIELDS = ("src_name", "RA", "DEC", "T1", "T2", "T_format", "instrument", "product_type", "E1_keV", "E2_keV",
+          "radius", "max_pointings", "min_good_time", "scw_list", "detection_threshold", "time_bin",
+          "time_bin_format", "channel_grid", "rebin", "spectral_model")
+
+#: What an empty page shows: a small, quick Crab image.
+DEFAULTS = {"src_name": "Crab", "RA": "", "DEC": "", "T1": "2003-03-01", "T2": "2003-04-30", "T_format": "isot",
+            "instrument": "isgri", "product_type": "image", "E1_keV": 20, "E2_keV": 40, "radius": 10,
+            "max_pointings": 4, "min_good_time": 1000, "scw_list": "", "detection_threshold": 7,
+            "time_bin": 0, "time_bin_format": "sec", "channel_grid": "osa11", "rebin": 1,
+            "spectral_model": "powerlaw"}
+
+#: Presets of the time fields (isot); ``revolution`` is computed by :func:`preset`.
+PRESETS = {
+    "v404": ("2015-06-20T15:50:00", "2015-06-25T04:06:00", "V404 Cyg"),
+    "last_year": ("2024-02-28T00:00:00", "2025-02-28T23:59:00", None),
+}
+
+#: Placeholders that let validation carry on past a bad required field (to report the others).
+_STAND_INS = {"T1": {"isot": "2003-03-01", "mjd": "52699", "ijd": "1155"},
+              "T2": {"isot": "2003-04-30", "mjd": "52759", "ijd": "1215"}}
+
+
+def _blank(v) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, (list, tuple)) and not v)
+
+
+def form_params(values: dict, selected_catalog=None) -> dict:
+    """Non-empty form values as query parameters.
+
+    RA/DEC typed by the user win over the name (the name is then only a label); the
+    product-specific fields are passed only to the products that use them.
+    """
+    p = {k: (v.strip() if isinstance(v, str) else v) for k, v in values.items() if k in FIELDS and not _blank(v)}
+    if "scw_list" in p:
+        p["scw_list"] = ",".join(s for s in str(p["scw_list"]).replace("\n", ",").replace(" ", ",").split(",") if s)
+    product = p.get("product_type", "image")
+    if product != "lc":
+        p.pop("time_bin", None), p.pop("time_bin_format", None)
+    if product not in ("spectrum", "spectral_fit"):
+        p.pop("channel_grid", None), p.pop("rebin", None)
+    if product != "spectral_fit":
+        p.pop("spectral_model", None)
+    rows = catalog_rows_param(selected_catalog)
+    if rows and product != "image":
+        p["selected_catalog"] = rows
+    return p
+
+
+def catalog_rows_param(rows) -> list:
+    """Sources-table rows (dicts with name/ra/dec) as ``selected_catalog`` triplets."""
+    out = []
+    for r in rows or []:
+        try:
+            name = str(r.get("name", "")).strip()
+            ra, dec = float(r["ra"]), float(r["dec"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if math.isfinite(ra) and math.isfinite(dec):
+            out.append([name, round(ra, 6), round(dec, 6)])
+    return out
+
+
+def validate(params: dict, *, max_rounds: int = 12) -> tuple[Query | None, dict]:
+    """The query, or ``None`` and every bad field: ``{field: {"message", "allowed"}}``.
+
+    :meth:`Query.from_params` stops at the first bad field; to show them all, the bad value
+    is replaced (by the default, or a stand-in for required fields) and validation repeated.
+    """
+    p = dict(params)
+    errors: dict = {}
+    for _ in range(max_rounds):
+        try:
+            q = Query.from_params(p)
+        except QueryError as exc:
+            f = exc.field
+            if f in errors:
+                break
+            errors[f] = {"message": exc.message, "allowed": exc.allowed or ""}
+            fmt = str(p.get("T_format", "isot")).lower()
+            if f in _STAND_INS:
+                p[f] = _STAND_INS[f].get(fmt, _STAND_INS[f]["isot"])
+            elif f == "src_name":
+                p.pop("src_name", None)
+                p["RA"], p["DEC"] = 0.0, 0.0
+            elif f in ("RA", "DEC"):
+                p["RA"], p["DEC"] = 0.0, 0.0
+            else:
+                p.pop(f, None)
+            continue
+        return (q if not errors else None), errors
+    return None, errors
+
+
+def energy_range_text(instrument: str) -> str:
+    lo, hi = LIMITS["E_keV"].get(instrument, LIMITS["E_keV"]["isgri"])
+    return f"{lo:g}–{hi:g} keV for {instrument}"
+
+
+# -- URLs ------------------------------------------------------------------------------------
+def params_from_search(search: str | None) -> dict:
+    """Query parameters of a page URL's query string (``?src_name=Crab&T1=...``)."""
+    if not search:
+        return {}
+    out = {}
+    for k, v in parse_qsl(search.lstrip("?"), keep_blank_values=False):
+        if k == "selected_catalog":
+            try:
+                out[k] = json.loads(v)
+            except ValueError:
+                out[k] = v
+        elif k in FIELDS or k in ("product",):
+            out[k] = v
+    return out
+
+
+def share_search(query: Query) -> str:
+    """The query string that replays ``query`` (its user-level parameters, no defaults dropped)."""
+    p = query.to_params()
+    keep = set(query.canonical()) | {"src_name", "T1", "T2", "T_format"}
+    items = []
+    for k in FIELDS:
+        if k not in p or k not in keep:
+            continue
+        v = p[k]
+        if k == "scw_list":
+            v = ",".join(v)
+        if k in ("RA", "DEC") and p.get("src_name"):
+            continue  # the name resolves to the same position, and keeps URLs readable
+        items.append((k, v if isinstance(v, str) else (f"{v:g}" if isinstance(v, float) else str(v))))
+    if query.selected_catalog:
+        items.append(("selected_catalog", json.dumps([list(r) for r in query.selected_catalog], separators=(",", ":"))))
+    return "?" + urlencode(items)
+
+
+def preset(kind: str, revolution=None) -> dict:
+    """Field values of a time preset: ``revolution`` (with its number), ``v404``, ``last_year``.
+
+    Raises
+    ------
+    QueryError
+        For a revolution number outside the mission.
+    """
+    if kind == "revolution":
+        from core.archive.pointings import revolution_of_ijd, revolution_start_ijd
+        from core.timeutil import mission_bounds_ijd, ijd_to_isot
+
+        lo, hi = mission_bounds_ijd()
+        last = int(revolution_of_ijd(hi))
+        try:
+            rev = int(str(revolution).strip())
+        except (TypeError, ValueError):
+            raise QueryError("revolution", f"{revolution!r} is not a revolution number", f"0 .. {last}") from None
+        if not 0 <= rev <= last:
+            raise QueryError("revolution", f"{rev} is outside the mission", f"0 .. {last}")
+        t1 = float(revolution_start_ijd(rev))
+        t2 = float(revolution_start_ijd(rev + 1))
+        return {"T1": ijd_to_isot(max(t1, lo))[:19], "T2": ijd_to_isot(min(t2, hi))[:19], "T_format": "isot"}
+    if kind not in PRESETS:
+        raise QueryError("preset", f"unknown preset {kind!r}", ", ".join(["revolution", *PRESETS]))
+    t1, t2, src = PRESETS[kind]
+    out = {"T1": t1, "T2": t2, "T_format": "isot"}
+    if src:
+        out["src_name"] = src
+    return out
