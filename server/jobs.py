@@ -175,8 +175,8 @@ class JobRunner:
             res = load_product(jid)
         except QueryError:
             return None
-        rec = self.jobs.read(jid) or self._record(query, jid, "done")
-        if rec["status"] != "done":
+        rec = self.jobs.read(jid)
+        if rec is None or rec["status"] != "done":
             rec = self._record(query, jid, "done")
             self._finish(rec, res)
             self.jobs.write(rec)
