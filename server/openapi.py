@@ -16,6 +16,8 @@ def _query_schema() -> dict:
     for name, s in parameter_specs("isgri").items():
         p = {k: v for k, v in s.items() if k in ("type", "minimum", "maximum", "exclusiveMinimum", "enum",
                                                  "description", "default", "example")}
+        if "exclusiveMinimum" in p:  # OpenAPI 3.0 form: a boolean beside minimum
+            p["minimum"], p["exclusiveMinimum"] = p["exclusiveMinimum"], True
         if name in ("RA", "DEC"):
             p = {"oneOf": [{"type": "number", "minimum": s["minimum"], "maximum": s["maximum"]}, {"type": "string"}],
                  "description": s["description"]}

@@ -131,7 +131,7 @@ def query_from_oda(values: dict, upload=None) -> tuple[Query, dict]:
             raise QueryError(name, "is not a parameter of this service",
                              ", ".join(sorted(set(allowed) | set(CONTROL_FIELDS) | set(ACCEPTED_IGNORED))))
     params.update(instrument=instrument, product_type=ptype)
-    q = Query.from_params(params)
+    q = build_query(params)
     echoed = {k: val for k, val in values.items()
               if k not in ("session_id", "job_id", "query_status", "token") and not _missing(val)}
     return q, echoed
@@ -155,14 +155,33 @@ def query_from_json(body) -> tuple[Query, dict]:
     extra = {k: body[k] for k in EXTRA_FIELDS if k in body}
     params = {k: v for k, v in body.items() if k not in EXTRA_FIELDS}
     for k, v in params.items():
-        if isinstance(v, (dict,)) and k != "selected_catalog":
-            raise QueryError(k, "must be a number or a string", None)
+        if k == "selected_catalog":
+            continue
+        if k == "scw_list" and isinstance(v, list):
+            if not all(isinstance(x, str) for x in v):
+                raise QueryError(k, "must be ScW ids (strings)", "a list of ids or one comma-separated string")
+            continue
+        if v is not None and not isinstance(v, (str, int, float)):
+            raise QueryError(k, f"must be a number or a string, not {type(v).__name__}", None)
+        if isinstance(v, bool):
+            raise QueryError(k, "must be a number or a string, not a boolean", None)
     if "product_type" in params and str(params["product_type"]) in ODA_PRODUCTS:
         inst, ptype = _check_instrument_product(str(params.get("instrument", "isgri")), str(params["product_type"]))
         params.update(instrument=inst, product_type=ptype)
     elif str(params.get("instrument", "isgri")).strip().lower() not in AVAILABLE_INSTRUMENTS:
         _check_instrument_product(str(params.get("instrument")), str(params.get("product_type", "image")))
-    return Query.from_params(params), extra
+    return build_query(params), extra
+
+
+def build_query(params: dict) -> Query:
+    """:meth:`Query.from_params`, with any malformed value reported as a QueryError."""
+    try:
+        return Query.from_params(params)
+    except QueryError:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as exc:
+        raise QueryError("query", f"malformed parameters ({exc.__class__.__name__})",
+                         ", ".join(Query.parameter_names())) from None
 
 
 # -- descriptions ----------------------------------------------------------------------------------
