@@ -53,10 +53,15 @@ def parse_scw_list(value, field: str = "scw_list") -> list[ScwId]:
     """Parse a list given as a Python list or a comma/space/newline separated string."""
     if value is None:
         return []
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)  # a lone ScW id sent as a JSON number
     if isinstance(value, str):
         items = [x for x in re.split(r"[\s,;]+", value.strip()) if x]
-    else:
+    elif isinstance(value, (list, tuple, set)):
         items = [str(x) for x in value]
+    else:
+        raise QueryError(field, f"cannot read a ScW list from a {type(value).__name__}",
+                         "ScW ids as a list or a comma-separated string")
     out = [parse_scw_id(x, field) for x in items]
     if not out:
         raise QueryError(field, "is empty", "one or more ScW ids")

@@ -13,10 +13,14 @@ starting work.
 * spectrum: ``sources``: per source name, ra, dec, ``e_min``/``e_max`` [keV], ``rate``/
   ``rate_err`` [cts/s], ``exposure`` [s] and its file names (``pha``, ``arf``, ``rmf``);
 * lc: ``sources``: per source name, ``time`` [IJD, bin centres], ``timedel`` [s], ``rate``,
-  ``error`` [cts/s], ``fracexp``, and variability figures (``chi2_const``, ``dof``,
-  ``p_const``, ``fvar``, ``fvar_err``, ``blocks`` = Bayesian-block edges [IJD]);
-* spectral_fit: ``source``, ``model``, ``params`` (name, value, unit, 1σ and 90% bounds),
-  ``stat``, ``stat_name``, ``dof``, ``fluxes`` and the spectrum it fitted.
+  ``error`` [cts/s], ``fracexp``, ``backv``, ``tot_counts``, and variability figures (``mean``,
+  ``chi2_const``, ``dof``, ``p_const``, ``fvar``, ``fvar_err``, ``slope_per_day``,
+  ``slope_err``, ``chi2_linear``, ``blocks`` = Bayesian-block edges [IJD]);
+* spectral_fit: ``source``, ``ra``, ``dec``, ``model``, ``fit`` (:meth:`core.fitting.fit.FitResult.to_dict`:
+  ``parameters`` with value, unit, ``err_1sigma`` and ``err_90`` offsets; ``stat`` (chi2 or cash),
+  ``statistic``, ``dof``; ``channels`` with data and folded model), ``fluxes`` (per band
+  "e1-e2": energy and photon flux with 1σ and 90% offsets), ``spectrum`` (the fitted source's
+  channels) and ``spectrum_product_id``.
 
 ``files`` maps file names (``mosaic.fits``, ``catalog.fits``, ``spectrum_Crab.pha``,
 ``lc_Crab.fits``, ``result.json``...) to paths inside the store; :meth:`ProductResult.png`
