@@ -23,11 +23,23 @@ from __future__ import annotations
 import importlib
 
 __all__ = [
-    "SpectrumData", "ARF", "RMF", "read_spectrum", "read_arf", "read_rmf",
-    "write_pha", "write_arf", "write_rmf",
-    "Model", "make_model", "COMPONENTS",
-    "fit_spectrum", "FitResult", "BandFlux",
-    "spectrum_figure", "spectrum_png",
+    "ARF",
+    "COMPONENTS",
+    "RMF",
+    "BandFlux",
+    "FitResult",
+    "Model",
+    "SpectrumData",
+    "fit_spectrum",
+    "make_model",
+    "read_arf",
+    "read_rmf",
+    "read_spectrum",
+    "spectrum_figure",
+    "spectrum_png",
+    "write_arf",
+    "write_pha",
+    "write_rmf",
 ]
 
 _WHERE = {

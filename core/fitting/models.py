@@ -42,8 +42,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Parameter", "Component", "Model", "make_model", "COMPONENTS", "DEFAULT_PIVOT_KEV",
-           "KEV_TO_ERG", "bin_integral", "comptt_photon_index"]
+__all__ = [
+    "COMPONENTS",
+    "DEFAULT_PIVOT_KEV",
+    "KEV_TO_ERG",
+    "Component",
+    "Model",
+    "Parameter",
+    "bin_integral",
+    "comptt_photon_index",
+    "make_model",
+]
 
 DEFAULT_PIVOT_KEV = 50.0
 KEV_TO_ERG = 1.602176634e-9

@@ -31,8 +31,8 @@ Writing
 (``HDUCLASS/HDUCLAS1-3``, ``CHANTYPE = PI``, ``DETCHANS``, ``TLMIN``), astropy and gammapy.
 gammapy's OGIP reader has its own expectations, which the writers meet: the matrix
 extension is named ``MATRIX`` with ``F_CHAN`` counted from the first channel (0 by default),
-``QUALITY`` and ``BACKSCAL`` are columns, and the PHA can carry a copy of ``EBOUNDS``
-(``ebounds=``). It also reads only ``COUNTS`` spectra, so its ``SpectrumDatasetOnOff.read``
+``QUALITY`` and ``BACKSCAL`` are columns, no ``BACKFILE`` card is written for a net spectrum
+(gammapy would try to open "NONE"), and the PHA can carry a copy of ``EBOUNDS`` (``ebounds=``). It also reads only ``COUNTS`` spectra, so its ``SpectrumDatasetOnOff.read``
 can take a Poisson spectrum written with ``poisson=True`` but not a background-subtracted
 ``RATE`` spectrum such as an ISGRI one.
 """
@@ -46,8 +46,18 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-__all__ = ["ARF", "RMF", "SpectrumData", "Grouped", "read_spectrum", "read_arf", "read_rmf",
-           "write_pha", "write_arf", "write_rmf"]
+__all__ = [
+    "ARF",
+    "RMF",
+    "Grouped",
+    "SpectrumData",
+    "read_arf",
+    "read_rmf",
+    "read_spectrum",
+    "write_arf",
+    "write_pha",
+    "write_rmf",
+]
 
 _SPECTRUM_NAMES = ("SPECTRUM", "ISGR-PHA1-SPE", "ISGR-EVTS-SPE", "ISGR-SPE.-PHA", "JMX1-PHA1-SPE", "JMX2-PHA1-SPE")
 _ARF_NAMES = ("SPECRESP", "ISGR-ARF.-RSP", "JMX1-AXIS-ARF", "JMX2-AXIS-ARF")
@@ -501,10 +511,9 @@ def read_spectrum(pha, arf=None, rmf=None, *, row: int = 0) -> SpectrumData:
         arf = read_arf(p) if p is not None else None
     elif not isinstance(arf, ARF):
         arf = read_arf(arf)
-    if arf is not None and rmf is not None:
-        if arf.energ_lo.size != rmf.energ_lo.size or not np.allclose(arf.energ_lo, rmf.energ_lo, rtol=1e-4):
-            raise ValueError(f"ARF ({arf.energ_lo.size} bins) and RMF ({rmf.energ_lo.size} bins) "
-                             "true-energy grids differ")
+    if arf is not None and rmf is not None and (
+            arf.energ_lo.size != rmf.energ_lo.size or not np.allclose(arf.energ_lo, rmf.energ_lo, rtol=1e-4)):
+        raise ValueError(f"ARF ({arf.energ_lo.size} bins) and RMF ({rmf.energ_lo.size} bins) true-energy grids differ")
     spec = SpectrumData(channel=channel, rate=rate, stat_err=np.asarray(stat_err, float), sys_err=sys_err,
                         quality=quality, grouping=grouping, exposure=exposure, counts=counts, poisson=poisson,
                         backscal=backscal, areascal=areascal, header=hdr, arf=arf, rmf=rmf, path=pha)
@@ -557,7 +566,7 @@ def _ebounds_hdu(e_min, e_max, first_channel, extra=None) -> fits.BinTableHDU:
 
 def write_pha(path, channel, rate, stat_err, exposure, *, sys_err=None, quality=None, grouping=None,
               respfile=None, ancrfile=None, header=None, ebounds=None, poisson=False,
-              backscal=1.0, areascal=1.0, overwrite=True) -> Path:
+              backscal=1.0, areascal=1.0, backfile=None, overwrite=True) -> Path:
     """Write an OGIP PHA type I spectrum.
 
     Parameters
@@ -590,6 +599,8 @@ def write_pha(path, channel, rate, stat_err, exposure, *, sys_err=None, quality=
         ``STAT_ERR``: for Poisson (not background-subtracted) spectra. Default False: ``RATE``.
     backscal, areascal : float, optional
         ``BACKSCAL`` (written as a column, as gammapy requires) and ``AREASCAL`` (keyword).
+    backfile : str, optional
+        Background spectrum (``BACKFILE``); by default no card (net spectra).
     overwrite : bool, optional
 
     Returns
@@ -629,7 +640,10 @@ def write_pha(path, channel, rate, stat_err, exposure, *, sys_err=None, quality=
     _base_keys(h, header)
     h["EXPOSURE"] = (float(exposure), "exposure [s]")
     h["AREASCAL"] = float(areascal)
-    h["BACKFILE"], h["CORRFILE"], h["CORRSCAL"] = "NONE", "NONE", 1.0
+    # No BACKFILE card unless there is one: gammapy tries to open whatever it names ("NONE"
+    # included), and XSPEC and sherpa treat a missing card as no background.
+    if backfile:
+        h["BACKFILE"] = backfile
     h["RESPFILE"] = respfile or "NONE"
     h["ANCRFILE"] = ancrfile or "NONE"
     h["CHANTYPE"], h["DETCHANS"] = "PI", n
@@ -705,7 +719,8 @@ def write_rmf(path, energ_lo, energ_hi, matrix, e_min, e_max, header=None, *, fi
         Number of the first channel (``TLMIN`` of ``F_CHAN``). Default 0, as in OSA's ISGRI
         files and as gammapy's reader assumes.
     threshold : float, optional
-        Elements ≤ this are dropped (``LO_THRES``). Default 0: only exact zeros.
+        Elements with ``|value| ≤ threshold`` are dropped (``LO_THRES``). Default 0: only exact
+        zeros, so small negative elements of real OSA matrices survive a round trip.
     overwrite : bool, optional
 
     Returns
@@ -721,7 +736,7 @@ def write_rmf(path, energ_lo, energ_hi, matrix, e_min, e_max, header=None, *, fi
         raise ValueError(f"matrix has {n_chan} channels but EBOUNDS has {len(e_min)}")
     ngrp = np.zeros(n_true, np.int16)
     fch, nch, vals = [], [], []
-    keep = m > threshold
+    keep = np.abs(m) > threshold  # negative elements (real OSA matrices have some) are kept
     for i in range(n_true):
         k = np.flatnonzero(keep[i])
         if k.size == 0:
@@ -734,7 +749,7 @@ def write_rmf(path, energ_lo, energ_hi, matrix, e_min, e_max, header=None, *, fi
         fch.append((starts + first_channel).astype(np.int32))
         nch.append((ends - starts).astype(np.int32))
         vals.append(np.concatenate([m[i, a:b] for a, b in zip(starts, ends)]).astype(np.float32))
-    obj = lambda xs: np.array(xs + [None], dtype=object)[:-1]  # noqa: E731 (keeps a 1-D object array)
+    obj = lambda xs: np.array(xs + [None], dtype=object)[:-1]
     hdu = fits.BinTableHDU.from_columns([
         fits.Column("ENERG_LO", "E", unit="keV", array=lo),
         fits.Column("ENERG_HI", "E", unit="keV", array=hi),

@@ -95,7 +95,7 @@ def spectrum_figure(result, title: str | None = None, e2f_unit: str = "keV"):
     ax.legend(loc="lower left", fontsize=8, frameon=False)
     ax.tick_params(labelbottom=False, which="both", direction="in", top=True, right=True)
     ax.text(0.98, 0.97, _param_text(result), transform=ax.transAxes, ha="right", va="top", fontsize=7.5,
-            family="monospace", bbox=dict(fc="white", ec="0.8", alpha=0.85))
+            family="monospace", bbox={"fc": "white", "ec": "0.8", "alpha": 0.85})
 
     resid = np.where(err > 0, (rate - model) / np.where(err > 0, err, 1), 0.0)
     axr.errorbar(ec, resid, xerr=xerr, yerr=np.ones_like(resid), fmt="o", ms=3.0, color="k", lw=1.0)
@@ -127,7 +127,7 @@ def spectrum_figure(result, title: str | None = None, e2f_unit: str = "keV"):
     axu.legend(loc="lower left", fontsize=8, frameon=False)
     flux_lines = [f"F({f.e1:g}–{f.e2:g} keV) = {f.energy:.3g} erg cm⁻² s⁻¹" for f in result.fluxes[:3]]
     axu.text(0.98, 0.97, "\n".join(flux_lines), transform=axu.transAxes, ha="right", va="top", fontsize=7.5,
-             bbox=dict(fc="white", ec="0.8", alpha=0.85))
+             bbox={"fc": "white", "ec": "0.8", "alpha": 0.85})
 
     _energy_ticks(axr, lo.min(), hi.max())
     _energy_ticks(axu, lo.min(), hi.max())
