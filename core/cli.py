@@ -301,3 +301,6 @@ def main(argv=None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # one line for users; developers can rerun under python -X dev
+        print(f"error: internal error ({type(exc).__name__}: {str(exc)[:200]})", file=sys.stderr)
+        return 1

@@ -97,7 +97,9 @@ def fit_png(result, out: Path) -> Path:
 
         q = result.query
         fit = fit_spectrum(data, model=q.spectral_model, emin=q.E1_keV, emax=q.E2_keV, stat="chi2")
-    from ..fitting.plot import fit_png as plot_fit
+    from ..fitting.plot import spectrum_png as plot_fit
 
-    plot_fit(data, fit, out)
+    q = result.query
+    plot_fit(fit, out, title=f"ISGRI {result.summary.get('source', '')}: {q.spectral_model}, "
+                             f"{q.E1_keV:g}–{q.E2_keV:g} keV")
     return out
