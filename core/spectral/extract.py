@@ -113,29 +113,39 @@ def fit_rates(x: np.ndarray, d: np.ndarray, n_iter: int = N_ITER) -> tuple[np.nd
     """
     n_pix, k = x.shape
     iu, ju = np.triu_indices(k)
+    # Pixel-level arrays in float32 halve the memory traffic that dominates the cost; the
+    # k×k normal equations are solved in float64 (sums over 16k pixels lose < 1e-6).
+    x = np.asarray(x, dtype=np.float32)
+    d = np.asarray(d, dtype=np.float32)
     q = x[:, iu] * x[:, ju]                                  # (n_pix, P)
-    mean = np.maximum(d.mean(axis=1, keepdims=True), 1e-3)
-    # First weights: a flat model of each bin's mean count (the scale cancels per bin).
-    w = np.broadcast_to(1.0 / mean, d.shape)
+    mean = np.maximum(d.mean(axis=1, dtype=np.float64), 1e-3)
     theta = np.zeros((d.shape[0], k))
     cov = np.zeros((d.shape[0], k, k))
+    w = None
     for it in range(max(n_iter, 1)):
-        g_flat = w @ q                                       # (n_bins, P)
+        if w is None:
+            # First pass: a flat model of each bin's mean count (weights constant per bin).
+            g_flat = np.outer(1.0 / mean, q.sum(axis=0, dtype=np.float64))
+            rhs = (d @ x).astype(np.float64) / mean[:, None]
+        else:
+            g_flat = (w @ q).astype(np.float64)              # (n_bins, P)
+            w *= d
+            rhs = (w @ x).astype(np.float64)                 # (n_bins, k)
         g = np.zeros((d.shape[0], k, k))
         g[:, iu, ju] = g_flat
         g[:, ju, iu] = g_flat
-        rhs = (w * d) @ x                                    # (n_bins, k)
         # Tiny ridge: bins with no counts at all leave the normal matrix singular.
         scale = np.einsum("bii->bi", g).max(axis=1)[:, None, None]
         g = g + np.eye(k)[None] * (1e-12 * np.maximum(scale, 1e-300))
         cov = np.linalg.inv(g)
         theta = np.einsum("bij,bj->bi", cov, rhs)
         if it + 1 < n_iter:
-            m = theta @ x.T
+            m = theta.astype(np.float32) @ x.T
             # Model variance floor: a fraction of the bin's mean count keeps pixels where a
             # fluctuating source term drives the model to ~0 from dominating the weights.
             floor = 0.1 * np.maximum(m.mean(axis=1, keepdims=True), 1e-3)
-            w = 1.0 / np.maximum(m, floor)
+            np.maximum(m, floor, out=m)
+            w = np.reciprocal(m, out=m)
     sigma = np.sqrt(np.maximum(np.einsum("bii->bi", cov), 0.0))
     return theta, sigma
 
@@ -178,7 +188,7 @@ def _solve(scw, sources, counts, live, ontime, bands) -> ScwFluxes:
     rev = int(scw.header.get("REVOL", 0))
     weights = pixel_weights(scw.pixel_status, rev)
     good = (weights > 0).ravel()
-    d = counts[:, good]
+    d = counts[:, good].astype(np.float64)
     xs, keep, offaxis = source_columns(scw.header, weights, sources)
     n_src = len(sources)
     nb = d.shape[0]
@@ -196,7 +206,7 @@ def _solve(scw, sources, counts, live, ontime, bands) -> ScwFluxes:
         e2 = float(max(bands[i][1] for i in group))
         xb = _background_columns(rev, weights, e1, e2)
         x = np.column_stack([xs, xb])
-        theta, sigma = fit_rates(x, d[group])
+        theta, sigma = fit_rates(x, d[group], n_iter=N_ITER)
         lt = np.maximum(live[group], 1e-9)[:, None]
         ns = xs.shape[1]
         rate[np.ix_(group, keep)] = theta[:, :ns] / lt
@@ -221,11 +231,18 @@ def _channel_index(energy, edges: np.ndarray) -> np.ndarray:
         codes, scale, zero = energy
         if codes.size == 0:
             return np.zeros(0, dtype=np.int32)
-        lo, hi = int(codes.min()), int(codes.max())
-        values = np.arange(lo, hi + 1, dtype=np.float64) * scale + zero
+        hi = int(codes.max())
+        if codes.dtype.kind == "i" and int(codes.min()) < 0:
+            lo = int(codes.min())
+            values = np.arange(lo, hi + 1, dtype=np.float64) * scale + zero
+            lut = (np.searchsorted(edges, values, side="right") - 1).astype(np.int32)
+            lut[(lut < 0) | (lut >= nch)] = nch
+            return lut[codes.astype(np.int64) - lo]
+        # Non-negative codes index the table directly (no 8-byte copy of millions of codes).
+        values = np.arange(0, hi + 1, dtype=np.float64) * scale + zero
         lut = (np.searchsorted(edges, values, side="right") - 1).astype(np.int32)
         lut[(lut < 0) | (lut >= nch)] = nch
-        return lut[codes.astype(np.int64) - lo] if lo else lut[codes]
+        return lut[codes]
     ch = (np.searchsorted(edges, energy, side="right") - 1).astype(np.int32)
     ch[(ch < 0) | (ch >= nch)] = nch
     return ch
@@ -243,13 +260,14 @@ def extract_spectrum(scw, sources, edges) -> ScwFluxes:
     """
     edges = np.asarray(edges, dtype=float)
     nch = len(edges) - 1
-    counts = np.zeros((nch, _NPIX))
+    counts = np.zeros((nch, _NPIX), dtype=np.int64)
     if len(scw.events):
         energy, pix = _event_arrays(scw.events)
         ch = _channel_index(energy, edges)
-        flat = ch.astype(np.int64) * (_NPIX + 1) + pix
+        # int32 indices (nch·NPIX < 2³¹) halve the memory traffic of the histogram.
+        flat = ch * np.int32(_NPIX + 1)
+        flat += pix
         counts = np.bincount(flat, minlength=(nch + 1) * (_NPIX + 1)).reshape(nch + 1, _NPIX + 1)[:nch, :_NPIX]
-        counts = counts.astype(np.float64)
     live = np.full(nch, float(scw.livetime))
     on = np.full(nch, float(scw.ontime))
     bands = list(zip(edges[:-1], edges[1:]))
