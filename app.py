@@ -39,6 +39,20 @@ app.validation_layout = dash.html.Div([shell(), page_layout({})])
 register_callbacks()
 
 
+def _warm() -> None:
+    """Load the pointing history before serving: pages validate against it, and a background
+    job forked while another thread was still loading it would inherit that thread's lock."""
+    try:
+        from core.archive.store import get_archive
+
+        get_archive().history
+    except Exception:  # a broken archive shows on the page, per request, with its reason
+        pass
+
+
+_warm()
+
+
 def frame_ancestors() -> str:
     """The CSP ``frame-ancestors`` source list: 'self' plus ``ODA_FRAME_ANCESTORS``."""
     extra = os.environ.get("ODA_FRAME_ANCESTORS", "").replace(",", " ").split()

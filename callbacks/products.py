@@ -7,7 +7,6 @@ arrays are loaded server-side by id and only the figure goes to the browser.
 from __future__ import annotations
 
 import base64
-import io
 import math
 
 from dash import Input, Output, State, callback, get_relative_path, html, no_update
@@ -223,17 +222,9 @@ def read_catalog_bytes(raw: bytes, filename: str) -> list[tuple]:
     """(name, ra, dec) rows of an uploaded catalogue file."""
     from core.query import parse_catalog
 
-    try:
-        from core.spectral.catalog import read_catalog_file
+    from core.spectral.catalog import read_catalog_file
 
-        rows = read_catalog_file(io.BytesIO(raw), filename)
-    except ImportError:
-        from astropy.table import Table
-
-        from core.spectral.catalog import catalog_rows
-
-        fmt = "fits" if raw[:6] == b"SIMPLE" else "ascii.ecsv"
-        rows = catalog_rows(Table.read(io.BytesIO(raw), format=fmt))
+    rows = read_catalog_file(bytes(raw), filename)
     return list(parse_catalog([tuple(r) for r in rows]))
 
 

@@ -94,9 +94,8 @@ def image_panel(rows: list | None = None) -> html.Div:
             dcc.Checklist(id=ids.IMG_LABELS, options=[{"label": "labels", "value": "labels"}], value=["labels"],
                           className="check"),
         ], className="controls"),
-        dcc.Loading(dcc.Graph(id=ids.IMG_GRAPH, config=_GRAPH_CONFIG, className="graph graph-image",
-                              figure={"data": [], "layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}}}),
-                    type="dot", delay_show=400),
+        dcc.Graph(id=ids.IMG_GRAPH, config=_GRAPH_CONFIG, className="graph graph-image", style={"height": "min(70vh, 620px)"},
+                  figure={"data": [], "layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}}}),
         html.H3("Sources", className="sub-title"),
         html.P("Click a source on the map (or tick it) to select it for spectra and light curves; "
                "none ticked = all rows.", className="hint"),
@@ -135,7 +134,7 @@ def spectrum_panel() -> html.Div:
                       dcc.Dropdown(id=ids.SPEC_SOURCE, options=[], clearable=False, className="select")], className="grow"),
             dcc.Checklist(id=ids.SPEC_E2F, options=[{"label": "E²F", "value": "e2f"}], value=[], className="check"),
         ], className="controls"),
-        dcc.Graph(id=ids.SPEC_GRAPH, config=_GRAPH_CONFIG, className="graph"),
+        dcc.Graph(id=ids.SPEC_GRAPH, config=_GRAPH_CONFIG, className="graph", style={"height": "min(60vh, 520px)"}),
         html.Div(id=ids.SPEC_TABLE, className="stats"),
     ], id=ids.panel("spectrum"), className="product-panel")
 
@@ -153,7 +152,7 @@ def lc_panel() -> html.Div:
             dcc.Checklist(id=ids.LC_OPTIONS, value=["blocks", "fits"], className="check",
                           options=[{"label": "Bayesian blocks", "value": "blocks"}, {"label": "fits", "value": "fits"}]),
         ], className="controls"),
-        dcc.Graph(id=ids.LC_GRAPH, config=_GRAPH_CONFIG, className="graph"),
+        dcc.Graph(id=ids.LC_GRAPH, config=_GRAPH_CONFIG, className="graph", style={"height": "min(60vh, 520px)"}),
         html.Div(id=ids.LC_STATS, className="stats"),
     ], id=ids.panel("lc"), className="product-panel")
 
@@ -161,7 +160,7 @@ def lc_panel() -> html.Div:
 def fit_panel() -> html.Div:
     return html.Div([
         html.Div(id=ids.meta("spectral_fit"), className="product-meta"),
-        dcc.Graph(id=ids.FIT_GRAPH, config=_GRAPH_CONFIG, className="graph"),
+        dcc.Graph(id=ids.FIT_GRAPH, config=_GRAPH_CONFIG, className="graph", style={"height": "min(60vh, 520px)"}),
         html.Div(id=ids.FIT_STATS, className="stats"),
         html.Div(id=ids.FIT_TABLE, className="stats"),
     ], id=ids.panel("spectral_fit"), className="product-panel")

@@ -82,9 +82,9 @@ def query_panel(values: dict) -> html.Form:
                                                            [{"label": {"isgri": "IBIS/ISGRI", "jemx": "JEM-X (not yet)",
                                                                        "spi_acs": "SPI-ACS (not yet)"}[i], "value": i}
                                                             for i in INSTRUMENTS])),
-                _field("product_type", "Product", _select("product_type", v.get("product_type", "image"),
-                                                          [{"label": lab, "value": k} for k, lab in PRODUCT_LABELS.items()])),
-            ], className="row2"),
+            ]),
+            _field("product_type", "Product", _radio("product_type", v.get("product_type", "image"),
+                                                     [{"label": lab, "value": k} for k, lab in PRODUCT_LABELS.items()])),
             html.Div([
                 _field("E1_keV", "E min (keV)", _input("E1_keV", v.get("E1_keV"), type_="text", inputMode="decimal")),
                 _field("E2_keV", "E max (keV)", _input("E2_keV", v.get("E2_keV"), type_="text", inputMode="decimal")),
