@@ -7,13 +7,45 @@
   with ``celery -A app:celery_app worker``.
 
 Either way the callbacks hold only job ids and small JSON; products live in the product store.
+The diskcache holds JSON only (:class:`JsonDisk`): diskcache's default ``Disk`` pickles any
+value that is not a plain str/bytes/number, and its unpickling path has an open CVE.
 """
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["background_manager"]
+__all__ = ["background_manager", "JsonDisk"]
+
+
+def _json_disk_class():
+    import json
+    import zlib
+
+    import diskcache
+    from plotly.utils import PlotlyJSONEncoder
+
+    class JsonDisk(diskcache.JSONDisk):
+        """diskcache values as zlib-compressed JSON (Plotly's encoder: figures, numpy, no_update)."""
+
+        def store(self, value, read, key=diskcache.core.UNKNOWN):
+            if not read:
+                value = zlib.compress(json.dumps(value, cls=PlotlyJSONEncoder).encode("utf-8"), self.compress_level)
+            return diskcache.Disk.store(self, value, read, key=key)
+
+        def fetch(self, mode, filename, value, read):
+            if mode == diskcache.core.MODE_PICKLE:  # never written by this class: refuse, do not unpickle
+                raise ValueError("pickled entry in a JSON-only cache")
+            data = diskcache.Disk.fetch(self, mode, filename, value, read)
+            return data if read else json.loads(zlib.decompress(data).decode("utf-8"))
+
+    return JsonDisk
+
+
+def __getattr__(name):  # JsonDisk without importing diskcache at module import
+    if name == "JsonDisk":
+        return _json_disk_class()
+    raise AttributeError(name)
 
 
 def background_manager():
@@ -31,4 +63,5 @@ def background_manager():
     from core.config import ensure_private_dir, get_settings
 
     root = ensure_private_dir(get_settings().cache_dir / "dash-jobs")
-    return DiskcacheManager(diskcache.Cache(str(root), size_limit=int(256e6))), None
+    cache = diskcache.Cache(str(root), size_limit=int(256e6), disk=_json_disk_class())
+    return DiskcacheManager(cache), None
