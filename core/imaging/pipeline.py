@@ -12,6 +12,7 @@ Progress is reported per ScW as ``restored from cache``, ``calculated`` or
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures as cf
 import functools
 import json
@@ -176,6 +177,15 @@ def _failure(exc: Exception) -> str:
 
 
 _POOLS: dict[int, cf.ProcessPoolExecutor] = {}
+
+
+@atexit.register
+def _shutdown_pools() -> None:
+    # Before the interpreter tears modules down: a pool collected later prints a spurious
+    # "Exception ignored in weakref_cb" at exit.
+    for pool in _POOLS.values():
+        pool.shutdown(wait=False, cancel_futures=True)
+    _POOLS.clear()
 
 
 def _pool(workers: int) -> cf.ProcessPoolExecutor:
