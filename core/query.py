@@ -47,6 +47,8 @@ LIMITS = {
 }
 
 #: Fields that only some products use: left out of the other products' canonical form (and id).
+#: (``detection_threshold`` serves every product: spectra and light curves without a
+#: catalogue find their sources in an image of the field.)
 _PRODUCT_FIELDS = {
     "time_bin": ("lc",), "time_bin_format": ("lc",),
     "channel_grid": ("spectrum", "spectral_fit"), "rebin": ("spectrum", "spectral_fit"),
@@ -241,6 +243,12 @@ class Query:
             if self.product_type not in products:
                 d.pop(name)
         return d
+
+    @staticmethod
+    def used_fields(product_type: str) -> list[str]:
+        """Parameter names a product depends on (the others are ignored by it)."""
+        return [f.name for f in fields(Query) if not f.name.startswith("ijd")
+                and product_type in _PRODUCT_FIELDS.get(f.name, (product_type,))]
 
     def product_id(self, *extra_versions: str) -> str:
         """Content hash of the canonical query plus code and data versions (hex, 24 chars)."""

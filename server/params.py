@@ -110,8 +110,8 @@ def query_from_oda(values: dict, upload=None) -> tuple[Query, dict]:
     ----------
     values : dict
         Request fields (first value of each, ``scw_list`` joined with commas).
-    upload : astropy.table.Table, optional
-        An uploaded ``user_catalog_file`` (ECSV/FITS) used when no selected_catalog is sent.
+    upload : list of (name, ra, dec), optional
+        Rows of an uploaded ``user_catalog_file`` used when no selected_catalog is sent.
 
     Returns
     -------
@@ -124,7 +124,7 @@ def query_from_oda(values: dict, upload=None) -> tuple[Query, dict]:
     if "selected_catalog" in params and "catalog_selected_objects" in v:
         params["selected_catalog"] = _select_objects(params["selected_catalog"], v["catalog_selected_objects"])
     if upload is not None and "selected_catalog" not in params:
-        params["selected_catalog"] = _table_rows(upload)
+        params["selected_catalog"] = upload
     allowed = Query.parameter_names()
     for name in params:
         if name not in allowed:
@@ -135,17 +135,6 @@ def query_from_oda(values: dict, upload=None) -> tuple[Query, dict]:
     echoed = {k: val for k, val in values.items()
               if k not in ("session_id", "job_id", "query_status", "token") and not _missing(val)}
     return q, echoed
-
-
-def _table_rows(table) -> list:
-    low = {c.lower(): c for c in table.colnames}
-    name = low.get("src_names") or low.get("name")
-    ra = low.get("ra") or low.get("ra_fin") or low.get("ra_obj")
-    dec = low.get("dec") or low.get("dec_fin") or low.get("dec_obj")
-    if not (name and ra and dec):
-        raise QueryError("user_catalog_file", "needs name, ra and dec columns",
-                         "ECSV/FITS with src_names (or NAME), ra, dec (or RA_FIN/DEC_FIN) in degrees")
-    return [(str(r[name]), float(r[ra]), float(r[dec])) for r in table]
 
 
 def query_from_json(body) -> tuple[Query, dict]:
@@ -228,17 +217,9 @@ def parameter_specs(instrument: str = "isgri", product: str | None = None) -> di
                                  description=f"sources to extract: ODA catalogue JSON (as returned with images) or "
                                              f"a JSON list of {{name, ra, dec}}; {LIMITS['selected_catalog'][1]} at most"),
     }
-    used = {
-        "image": ["detection_threshold"],
-        "spectrum": ["channel_grid", "rebin", "selected_catalog"],
-        "lc": ["time_bin", "time_bin_format", "selected_catalog"],
-        "spectral_fit": ["channel_grid", "rebin", "spectral_model", "selected_catalog"],
-    }
-    common = ["src_name", "RA", "DEC", "T1", "T2", "T_format", "radius", "max_pointings", "scw_list",
-              "min_good_time", "E1_keV", "E2_keV"]
     if product is None:
         return specs
-    return {k: specs[k] for k in common + used.get(product, [])}
+    return {k: specs[k] for k in Query.used_fields(product) if k in specs and k not in ("instrument", "product_type")}
 
 
 def oda_par_names(instrument: str, product: str | None) -> list[str]:

@@ -22,20 +22,15 @@ __all__ = ["client_snippet", "oda_api_snippet", "oda_params", "oda_catalog_json"
 _DEFAULTS = {"T_format": "isot", "radius": 10.0, "max_pointings": 50, "min_good_time": 1000.0,
              "instrument": "isgri", "time_bin_format": "sec", "channel_grid": "osa11", "rebin": 1,
              "spectral_model": "powerlaw", "time_bin": 0.0}
-_PRODUCT_FIELDS = {"image": ("detection_threshold",),
-                   "spectrum": ("channel_grid", "rebin", "selected_catalog"),
-                   "lc": ("time_bin", "time_bin_format", "selected_catalog"),
-                   "spectral_fit": ("channel_grid", "rebin", "spectral_model", "selected_catalog")}
-_OTHER_PRODUCT_FIELDS = {f for fs in _PRODUCT_FIELDS.values() for f in fs}
 
 
 def _params(query: Query) -> dict:
     """The parameters worth writing: those the product uses, defaults left out."""
     p = query.to_params()
-    used = set(_PRODUCT_FIELDS.get(query.product_type, ()))
+    used = set(Query.used_fields(query.product_type))
     out = {}
     for k, v in p.items():
-        if k in _OTHER_PRODUCT_FIELDS and k not in used:
+        if k not in used:
             continue
         if k in _DEFAULTS and v == _DEFAULTS[k] and k not in ("instrument",):
             continue
