@@ -70,7 +70,7 @@ def start_outputs(params: dict | None) -> tuple:
 def _stored(jid: str) -> bool:
     from core.products.store import get_store
 
-    return get_store().meta(jid) is not None
+    return get_store().has(jid)
 
 
 @callback(*[Output(ids.ref(p), "data", allow_duplicate=True) for p in PRODUCTS],

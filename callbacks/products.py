@@ -22,14 +22,19 @@ __all__ = ["load", "meta_for", "render_image", "catalog_from_image", "toggle_sou
 
 
 def load(ref: dict | None):
-    """The ProductResult a ref points to, or None."""
-    from core.products.run import load_product
+    """The ProductResult a ref points to, or None.
+
+    Through the server's in-memory cache of finished products (shared with the API):
+    one image update fires several callbacks, each of which would otherwise read and
+    verify the product files again.
+    """
+    from server.common import ApiError, product_cache
 
     if not ref or not ref.get("job_id"):
         return None
     try:
-        return load_product(ref["job_id"])
-    except QueryError:
+        return product_cache.get(ref["job_id"])
+    except (ApiError, QueryError):
         return None
 
 
@@ -63,8 +68,6 @@ def meta_for(res, *, embed: bool = False, base_url: str | None = None, png_sourc
     base = base_url or _base_url()
     search = share_search(res.query)
     share = f"{base}/{search}"
-    if embed:
-        share = f"{base}/{search}"
     return product_meta(job_id=res.product_id, product_type=res.product_type, files=sorted(res.files),
                         params=res.query.to_params(), share_url=share, snippets=_snippets(res.query, base),
                         log_rows=[s.to_dict() for s in res.scws],

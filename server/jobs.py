@@ -30,10 +30,9 @@ from core.errors import QueryError
 from core.products.run import Cancelled, ProductResult, load_product, product_id, run_product
 from core.query import Query
 
-__all__ = ["JobStore", "JobRunner", "get_runner", "ACTIVE", "FINAL", "STALE_AFTER"]
+__all__ = ["JobStore", "JobRunner", "get_runner", "ACTIVE", "STALE_AFTER"]
 
 ACTIVE = ("submitted", "progress")
-FINAL = ("done", "failed", "cancelled")
 #: Seconds without a heartbeat after which a running job is considered dead.
 STALE_AFTER = 180.0
 PREPARING = "preparing"
@@ -44,7 +43,6 @@ class JobStore:
 
     def __init__(self, root: str | Path | None = None):
         self.root = ensure_private_dir(Path(root) if root else get_settings().cache_dir / "jobs")
-        self._lock = threading.Lock()
 
     def _path(self, job_id: str) -> Path:
         from core.products.store import KEY_RE
@@ -67,6 +65,12 @@ class JobStore:
             json.dump(record, f)
         os.replace(tmp, path)
         return record
+
+    def lock(self, job_id: str):
+        """Inter-process lock of a job's check-then-start (page jobs run in other processes)."""
+        from filelock import FileLock
+
+        return FileLock(str(self._path(job_id).with_suffix(".lock")), timeout=60)
 
     def cancel(self, job_id: str) -> None:
         self._path(job_id).with_suffix(".cancel").touch()
@@ -99,7 +103,6 @@ class JobRunner:
         self.jobs = jobs or JobStore()
         self.workers = workers
         self._pool = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="oda-job")
-        self._lock = threading.Lock()
 
     # -- queries ---------------------------------------------------------------------------
     def job_id(self, query: Query) -> str:
@@ -118,18 +121,15 @@ class JobRunner:
             self.jobs.write(rec)
         return rec
 
-    def result(self, job_id: str) -> ProductResult:
-        return load_product(job_id)
-
     # -- running ---------------------------------------------------------------------------
     def submit(self, query: Query) -> dict:
         """Start the job in the background unless it is done or running; return its record."""
         jid = self.job_id(query)
-        with self._lock:
+        with self.jobs.lock(jid):
             rec = self.jobs.read(jid)
             if is_alive(rec):
                 return rec
-            done = self._done_record(query, jid)
+            done = self._done_record(query, jid, rec)
             if done is not None:
                 return done
             rec = self.jobs.write(self._record(query, jid, "submitted"))
@@ -145,16 +145,19 @@ class JobRunner:
         request that cannot be served and :class:`Cancelled` when the job is cancelled.
         """
         jid = self.job_id(query)
-        rec = self.jobs.read(jid)
-        if is_alive(rec):
+        with self.jobs.lock(jid):
+            rec = self.jobs.read(jid)
+            alive = is_alive(rec)
+            done = None if alive else self._done_record(query, jid, rec)
+            if not alive and done is None:
+                self.jobs.clear_cancel(jid)
+                rec = self.jobs.write(self._record(query, jid, "submitted"))
+        if alive:
             return self._wait(jid, progress, poll)
-        done = self._done_record(query, jid)
         if done is not None:
             if progress:
                 progress(done)
             return load_product(jid)
-        self.jobs.clear_cancel(jid)
-        rec = self.jobs.write(self._record(query, jid, "submitted"))
         return self._execute(query, rec, progress)
 
     def cancel(self, job_id: str) -> dict | None:
@@ -170,12 +173,19 @@ class JobRunner:
                 "message": "", "error": None, "scws": [], "n_done": 0, "n_total": 0, "submitted_at": now,
                 "started_at": None, "finished_at": None, "updated_at": now, "pid": os.getpid()}
 
-    def _done_record(self, query: Query, jid: str) -> dict | None:
+    def _done_record(self, query: Query, jid: str, rec: dict | None) -> dict | None:
+        """The record of a finished product, or None. A done record whose product is still
+        stored is answered without loading it (every poll of the API comes here)."""
+        from core.products.store import get_store
+
+        if not get_store().has(jid):
+            return None
+        if rec is not None and rec["status"] == "done":
+            return rec
         try:
             res = load_product(jid)
         except QueryError:
             return None
-        rec = self.jobs.read(jid)
         if rec is None or rec["status"] != "done":
             rec = self._record(query, jid, "done")
             self._finish(rec, res)

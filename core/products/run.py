@@ -54,7 +54,9 @@ class ProductResult:
     files: dict[str, Path]
     summary: dict
     from_cache: bool = False
-    #: The typed result of the product's own module (ImageResult, SpectrumProduct, ...).
+    #: The typed result of the product's module: an ImageResult for images; the FitResult of a
+    #: spectral fit computed in this call; None for spectra, light curves and restored fits
+    #: (everything they hold is in ``summary`` and ``files``).
     data: object = field(default=None, repr=False)
 
     def png(self, name: str | None = None) -> Path:
@@ -159,7 +161,7 @@ def load_product(pid: str, *, store=None, archive=None) -> ProductResult:
     store = store or get_store()
     if not isinstance(pid, str) or not KEY_RE.fullmatch(pid):
         raise NotFoundError("product_id", f"no product {str(pid)[:40]!r}", "hexadecimal product ids")
-    meta = store.meta(pid)
+    meta = store.meta(pid, verify=False)  # just the query: the loaders below verify the entry
     if meta is None or "query" not in meta:
         raise NotFoundError("product_id", f"no product {pid}")
     query = Query.from_params(meta["query"])

@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -55,6 +56,7 @@ class ProductStore:
         # Scanning the whole store costs ~10 µs per entry: do it only after this process has
         # written 5% of the bound since its last scan (the bound may overshoot by that much).
         self._written_since_scan = 0
+        self._count_lock = threading.Lock()
 
     # -- paths --------------------------------------------------------------------------------
     def path(self, key: str) -> Path:
@@ -104,9 +106,13 @@ class ProductStore:
                     os.rename(tmp, final)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        self._written_since_scan += sum(f.stat().st_size for f in final.iterdir() if f.is_file())
-        if self._written_since_scan > 0.05 * self.max_bytes:
-            self._written_since_scan = 0
+        written = sum(f.stat().st_size for f in final.iterdir() if f.is_file())
+        with self._count_lock:
+            self._written_since_scan += written
+            scan = self._written_since_scan > 0.05 * self.max_bytes
+            if scan:
+                self._written_since_scan = 0
+        if scan:
             self._enforce_bound(keep=final)
         return final
 
@@ -146,8 +152,8 @@ class ProductStore:
                 return None
         return arrays, record["meta"]
 
-    def meta(self, key: str) -> dict | None:
-        record = self._record(key)
+    def meta(self, key: str, verify: bool = True) -> dict | None:
+        record = self._record(key, verify=verify)
         return None if record is None else record["meta"]
 
     def file(self, key: str, name: str, verify: bool = True) -> Path | None:
@@ -194,6 +200,22 @@ class ProductStore:
         return evicted
 
 
+_STORES: dict[tuple, ProductStore] = {}
+_STORES_LOCK = threading.Lock()
+
+
 def get_store() -> ProductStore:
-    """The product store of the current settings."""
-    return ProductStore()
+    """The product store of the current settings (one per root and bound in a process).
+
+    Shared so that its count of bytes written since the last size scan is too: a store
+    made per request never reached the 5% of the bound that triggers eviction.
+    """
+    from ..config import get_settings
+
+    s = get_settings()
+    key = (str(s.cache_dir), int(s.cache_max_bytes))
+    with _STORES_LOCK:
+        store = _STORES.get(key)
+        if store is None:
+            store = _STORES[key] = ProductStore()
+        return store
