@@ -32,7 +32,12 @@ app = dash.Dash(__name__, title="INTEGRAL ODA", update_title=None, background_ca
                            {"name": "color-scheme", "content": "light dark"},
                            {"name": "description", "content": "Online analysis of INTEGRAL hard X-ray data"}])
 server = app.server
-server.secret_key = os.environ.get("ODA_SECRET_KEY", "dev-only-change-me")
+server.secret_key = os.environ.get("ODA_SECRET_KEY") or "dev-only-change-me"
+if "ODA_SECRET_KEY" not in os.environ:
+    # It signs background-job handles: fine on a laptop, not on a shared server.
+    import logging
+
+    logging.getLogger("oda").warning("ODA_SECRET_KEY is not set: using a development secret")
 app.layout = shell
 # Every component any page can show, so that callback ids are checked (no suppression).
 app.validation_layout = dash.html.Div([shell(), page_layout({})])

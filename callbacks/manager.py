@@ -33,6 +33,11 @@ def _json_disk_class():
                 value = zlib.compress(json.dumps(value, cls=PlotlyJSONEncoder).encode("utf-8"), self.compress_level)
             return diskcache.Disk.store(self, value, read, key=key)
 
+        def get(self, key, raw):
+            if not raw:  # a key stored by pickling (only a planted row could be): refuse
+                raise ValueError("pickled key in a JSON-only cache")
+            return super().get(key, raw)
+
         def fetch(self, mode, filename, value, read):
             if mode == diskcache.core.MODE_PICKLE:  # never written by this class: refuse, do not unpickle
                 raise ValueError("pickled entry in a JSON-only cache")

@@ -19,24 +19,29 @@ def autorun_for(url_params: dict) -> dict | None:
     if not url_params:
         return None
     values = form_values(url_params)
-    q, errors = validate(form_params(values, _catalog_dicts(url_params.get("selected_catalog"))))
+    rows = _catalog_dicts(url_params.get("selected_catalog"))
+    if rows is None:  # an unreadable source list: never run a different product in its place
+        return None
+    q, errors = validate(form_params(values, rows))
     if q is None:
         return None
     return {"params": q.to_params(), "nonce": time.time()}
 
 
-def _catalog_dicts(value) -> list[dict]:
+def _catalog_dicts(value) -> list[dict] | None:
+    """Rows of a URL's ``selected_catalog`` ([] when absent, None when unreadable)."""
+    from core.errors import QueryError
     from core.query import parse_catalog
 
     try:
         return [{"name": n, "ra": ra, "dec": dec} for n, ra, dec in parse_catalog(value)]
-    except Exception:
-        return []
+    except QueryError:
+        return None
 
 
 @callback(Output(ids.PAGE, "children"), Input(ids.URL, "pathname"), State(ids.URL, "search"))
 def route(pathname, search):
     params = params_from_search(search)
     embed = (pathname or "/").rstrip("/").endswith("/embed")
-    rows = _catalog_dicts(params.get("selected_catalog"))
+    rows = _catalog_dicts(params.get("selected_catalog")) or []
     return page_layout(params, embed=embed, autorun=autorun_for(params), catalog_rows=rows)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["QueryError", "NotFoundError"]
+__all__ = ["QueryError", "NotFoundError", "public_message"]
 
 
 class QueryError(ValueError):
@@ -36,3 +36,25 @@ class QueryError(ValueError):
 
 class NotFoundError(QueryError):
     """A valid query that matches nothing (no ScW, unknown source name)."""
+
+
+def public_message(exc: BaseException, limit: int = 200) -> str:
+    """One line saying why, fit for users: the service's directories are not shown.
+
+    OSError texts carry absolute paths (``[Errno 2] No such file: '/srv/oda/archive/...'``);
+    the configured data, archive and cache directories become ``<data>``, ``<archive>``,
+    ``<cache>``, and any other absolute path is cut to its file name.
+    """
+    import re
+
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    try:
+        from .config import get_settings
+
+        s = get_settings()
+        for label, root in (("<archive>", s.archive_dir), ("<cache>", s.cache_dir), ("<data>", s.data_dir)):
+            text = text.replace(str(root), label)
+    except Exception:  # settings unreadable: the generic rule below still applies
+        pass
+    text = re.sub(r"(?<![<>\w])/(?:[^\s'\":/]+/)+([^\s'\":/]+)", r"\1", text)
+    return text[:limit]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from urllib.parse import urlencode
 
 from dash import dash_table, dcc, html
 
@@ -181,7 +182,7 @@ def product_meta(*, job_id: str, product_type: str, files: list[str], params: di
     pngs = [html.A("PNG", href=f"{prefix}products/{job_id}/figure.png", className="btn-link", target="_blank",
                    rel="noopener")]
     if png_sources:
-        pngs = [html.A(f"PNG {s}", href=f"{prefix}products/{job_id}/figure.png?source={s}", className="btn-link",
+        pngs = [html.A(f"PNG {s}", href=f"{prefix}products/{job_id}/figure.png?{urlencode({'source': s})}", className="btn-link",
                        target="_blank", rel="noopener") for s in png_sources]
     actions = html.Div([
         html.Span("Download:", className="hint"), *links, *pngs,

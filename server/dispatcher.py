@@ -51,20 +51,22 @@ def _values() -> dict:
 
 
 def _upload():
+    """Source rows of an uploaded ``user_catalog_file`` (ECSV, FITS or ODA JSON), or None."""
+    from core.spectral.catalog import read_catalog_file
+
     f = request.files.get("user_catalog_file")
     if f is None:
         return None
-    import io
+    data = f.read(_MAX_UPLOAD + 1)
+    if len(data) > _MAX_UPLOAD:
+        raise QueryError("user_catalog_file", "is too large", f"at most {_MAX_UPLOAD // 1_000_000} MB")
+    try:
+        return read_catalog_file(data, f.filename or "")
+    except QueryError as exc:
+        raise QueryError("user_catalog_file", exc.message, exc.allowed) from None
 
-    from astropy.table import Table
 
-    data = f.read(5_000_000)
-    for fmt in ("ascii.ecsv", "fits", "ascii"):
-        try:
-            return Table.read(io.BytesIO(data) if fmt == "fits" else data.decode("utf-8", "replace"), format=fmt)
-        except Exception:
-            continue
-    raise QueryError("user_catalog_file", "cannot read the uploaded catalogue", "ECSV or FITS table")
+_MAX_UPLOAD = 5_000_000
 
 
 def _exit_status(status: int = 0, message: str = "", error_message: str = "", comment: str = "") -> dict:

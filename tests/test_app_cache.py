@@ -20,6 +20,8 @@ def test_values_round_trip_as_json_and_pickles_are_refused(tmp_path):
     # A row in pickle mode (planted in the directory) is refused, never unpickled.
     with pytest.raises(ValueError, match="pickled entry"):
         cache.disk.fetch(diskcache.core.MODE_PICKLE, None, pickle.dumps({"x": 1}), False)
+    with pytest.raises(ValueError, match="pickled key"):
+        cache.disk.get(pickle.dumps("k"), False)
     # Values Dash cannot express as JSON are refused when written, not pickled.
     with pytest.raises(TypeError):
         cache.set("bad", {"x": {1, 2}})

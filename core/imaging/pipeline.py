@@ -18,6 +18,7 @@ import functools
 import json
 import multiprocessing as mp
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,8 +173,9 @@ def _worker(scw_id: str, e1: float, e2: float, ra0: float, dec0: float, context:
 
 
 def _failure(exc: Exception) -> str:
-    reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-    return f"failed: {reason}"
+    from ..errors import public_message
+
+    return f"failed: {public_message(exc)}"
 
 
 _POOLS: dict[int, cf.ProcessPoolExecutor] = {}
@@ -188,16 +190,21 @@ def _shutdown_pools() -> None:
     _POOLS.clear()
 
 
-def _pool(workers: int) -> cf.ProcessPoolExecutor:
-    # One long-lived pool per size and process: worker start-up (imports) costs ~1 s.
-    pool = _POOLS.get(workers)
-    if pool is None:
-        from .._worker_init import single_threaded
+_POOLS_LOCK = threading.Lock()
 
-        pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                      initializer=single_threaded)
-        _POOLS[workers] = pool
-    return pool
+
+def _pool(workers: int) -> cf.ProcessPoolExecutor:
+    # One long-lived pool per size and process: worker start-up (imports) costs ~1 s. Locked:
+    # the API runs jobs in threads, and two pools of one size would leak processes.
+    with _POOLS_LOCK:
+        pool = _POOLS.get(workers)
+        if pool is None:
+            from .._worker_init import single_threaded
+
+            pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                          initializer=single_threaded)
+            _POOLS[workers] = pool
+        return pool
 
 
 

@@ -588,25 +588,21 @@ def _pick_source(query: Query, spec_summary: dict) -> dict:
 
 
 def _make_fit(query, pid, progress, cancel, workers, archive, store):
-    from ..fitting.fit import fit_spectrum
+    from ..fitting.fit import DEFAULT_BANDS, fit_spectrum
     from ..fitting.ogip import read_spectrum
-    from ..products.run import ProductResult
-    from ..products.run import run_product
+    from ..products.run import ProductResult, run_product
 
     spec = run_product(query.with_(product_type="spectrum"), progress=progress, cancel=cancel, workers=workers,
                        archive=archive, store=store)
     src = _pick_source(query, spec.summary)
     data = read_spectrum(spec.files[src["pha"]], spec.files[src["arf"]], spec.files[src["rmf"]])
-    result = fit_spectrum(data, model=query.spectral_model, emin=query.E1_keV, emax=query.E2_keV, stat="chi2")
+    bands = list(dict.fromkeys(DEFAULT_BANDS + ((query.E1_keV, query.E2_keV),)))
+    result = fit_spectrum(data, model=query.spectral_model, emin=query.E1_keV, emax=query.E2_keV, stat="chi2",
+                          bands=bands)
     fit = result.to_dict()
-    fluxes = {}
-    for e1, e2 in ((20.0, 40.0), (40.0, 100.0), (20.0, 100.0), (query.E1_keV, query.E2_keV)):
-        try:
-            fluxes[f"{e1:g}-{e2:g}"] = _clean(_flux_dict(result.flux(e1, e2)))
-        except Exception as exc:  # a band the model cannot integrate is reported, not fatal
-            fluxes[f"{e1:g}-{e2:g}"] = {"error": str(exc)[:200]}
+    fluxes = {f"{f['e1_keV']:g}-{f['e2_keV']:g}": f for f in fit["fluxes"]}
     summary = {"source": src["name"], "ra": src["ra"], "dec": src["dec"], "model": query.spectral_model,
-               "fit": _clean(fit), "fluxes": fluxes, "spectrum_product_id": spec.product_id,
+               "fit": _clean(fit), "fluxes": _clean(fluxes), "spectrum_product_id": spec.product_id,
                "spectrum": {k: src[k] for k in ("e_min", "e_max", "rate", "rate_err", "quality", "exposure")},
                "scws": [s.to_dict() for s in spec.scws]}
     files = {name: spec.files[src[k]].read_bytes() for k, name in
@@ -619,14 +615,6 @@ def _make_fit(query, pid, progress, cancel, workers, archive, store):
     path = store.put(pid, meta=meta, files=files)
     return ProductResult(pid, "spectral_fit", query, list(spec.scws), {n: path / n for n in files},
                          meta["summary"], False, result)
-
-
-def _flux_dict(flux) -> dict:
-    if isinstance(flux, dict):
-        return flux
-    if hasattr(flux, "to_dict"):
-        return flux.to_dict()
-    return {"value": flux}
 
 
 # -- restore and figures ---------------------------------------------------------------------------
