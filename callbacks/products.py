@@ -39,28 +39,27 @@ def load(ref: dict | None):
 
 
 def _base_url() -> str:
+    """Where users reach the service: ``ODA_PUBLIC_URL`` (as the API's snippets say), else
+    this request's host and the app's path prefix."""
+    import os
+
+    if os.environ.get("ODA_PUBLIC_URL", "").strip():
+        from server.common import public_base_url
+
+        return public_base_url()
     try:
         import flask
 
         return flask.request.host_url.rstrip("/") + get_relative_path("/").rstrip("/")
-    except Exception:  # outside a request (unit tests)
+    except RuntimeError:  # outside a request (unit tests)
         return "http://127.0.0.1:8050"
 
 
 def _snippets(query, base_url: str) -> dict[str, str]:
-    try:
-        from server import snippets
-    except ImportError:
-        return {"Parameters (the API snippets arrive with the server's snippets module)": repr(query.to_params())}
-    out = {}
-    for title, fn in (("INTEGRAL ODA client", "client_snippet"), ("oda_api (ODA's client)", "oda_api_snippet")):
-        f = getattr(snippets, fn, None)
-        if f is not None:
-            try:
-                out[title] = f(query, base_url)
-            except Exception as exc:  # a snippet bug must not break the product view
-                out[title] = f"# snippet unavailable ({type(exc).__name__})"
-    return out
+    from server.snippets import client_snippet, oda_api_snippet
+
+    return {"INTEGRAL ODA client": client_snippet(query, base_url),
+            "oda_api (ODA's client)": oda_api_snippet(query, base_url)}
 
 
 def meta_for(res, *, embed: bool = False, base_url: str | None = None, png_sources=None):
