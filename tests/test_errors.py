@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.config import get_settings
 from core.errors import public_message
-from core.imaging.pipeline import _failure
+from core.products.scw_runner import failure as _failure
 
 
 def test_configured_directories_and_other_paths_are_hidden():

@@ -12,13 +12,8 @@ Progress is reported per ScW as ``restored from cache``, ``calculated`` or
 
 from __future__ import annotations
 
-import atexit
-import concurrent.futures as cf
-import functools
 import json
-import multiprocessing as mp
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +23,7 @@ import numpy as np
 
 from .. import CODE_VERSION
 from ..errors import QueryError
+from ..products.scw_runner import CALCULATED, RESTORED, Cancelled, ScwStatus, pool, run_scws
 from ..query import Query
 from .types import SkyImages
 
@@ -39,23 +35,6 @@ IMAGING_VERSION = "1"
 
 #: Files of an image product, as stored and as written by ``python -m core image --out``.
 IMAGE_FILES = ("mosaic.fits", "catalog.fits", "catalog.ecsv", "sources.reg", "result.json")
-
-RESTORED, CALCULATED = "restored from cache", "calculated"
-
-
-class Cancelled(RuntimeError):
-    """Raised when the caller's ``cancel()`` returns true between ScWs."""
-
-
-@dataclass
-class ScwStatus:
-    scw_id: str
-    status: str
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict:
-        return {"scw_id": self.scw_id, "status": self.status, "seconds": round(self.seconds, 3)}
-
 
 @dataclass
 class ImageResult:
@@ -148,64 +127,10 @@ def scw_part(scw_id: str, e1: float, e2: float, ra0: float, dec0: float, *, arch
     return part, status, image_meta
 
 
-@functools.lru_cache(maxsize=8)
-def _worker_context(store_root: str, archive_dir: str, archive_mode: str):
-    """The parent's store and archive, rebuilt once per worker process."""
-    from dataclasses import replace as dc_replace
-
-    from ..archive.store import Archive
-    from ..config import get_settings
-    from ..products.store import ProductStore
-
-    settings = dc_replace(get_settings(), archive_dir=Path(archive_dir), archive_mode=archive_mode)
-    return Archive(settings), ProductStore(Path(store_root))
-
-
-def _worker(scw_id: str, e1: float, e2: float, ra0: float, dec0: float, context: tuple[str, str, str]):
-    """Runs in a worker process: the ScW's part on the target's canonical grid."""
-    t0 = time.perf_counter()
-    try:
-        archive, store = _worker_context(*context)
-        part, status, meta = scw_part(scw_id, e1, e2, ra0, dec0, archive=archive, store=store)
-        return scw_id, status, time.perf_counter() - t0, part, meta
-    except Exception as exc:  # reported per ScW; the mosaic goes on without it
-        return scw_id, _failure(exc), time.perf_counter() - t0, None, None
-
-
-def _failure(exc: Exception) -> str:
-    from ..errors import public_message
-
-    return f"failed: {public_message(exc)}"
-
-
-_POOLS: dict[int, cf.ProcessPoolExecutor] = {}
-
-
-@atexit.register
-def _shutdown_pools() -> None:
-    # Before the interpreter tears modules down: a pool collected later prints a spurious
-    # "Exception ignored in weakref_cb" at exit.
-    for pool in _POOLS.values():
-        pool.shutdown(wait=False, cancel_futures=True)
-    _POOLS.clear()
-
-
-_POOLS_LOCK = threading.Lock()
-
-
-def _pool(workers: int) -> cf.ProcessPoolExecutor:
-    # One long-lived pool per size and process: worker start-up (imports) costs ~1 s. Locked:
-    # the API runs jobs in threads, and two pools of one size would leak processes.
-    with _POOLS_LOCK:
-        pool = _POOLS.get(workers)
-        if pool is None:
-            from .._worker_init import single_threaded
-
-            pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                          initializer=single_threaded)
-            _POOLS[workers] = pool
-        return pool
-
+def _part_task(scw_id: str, e1: float, e2: float, ra0: float, dec0: float, *, archive, store):
+    """Per-ScW task of :func:`core.products.scw_runner.run_scws`: the part on the canonical grid."""
+    part, status, meta = scw_part(scw_id, e1, e2, ra0, dec0, archive=archive, store=store)
+    return (part, meta), status
 
 
 def _warm_worker(_: int) -> int:
@@ -227,7 +152,7 @@ def warm_up(workers: int = 1) -> None:
     if workers <= 1:
         decode._mask_terms(), decode._n_ideal(), decode._response_map(), decode._psf_table()
     else:
-        list(_pool(workers).map(_warm_worker, range(workers)))
+        list(pool(workers).map(_warm_worker, range(workers)))
 
 
 # -- the product -------------------------------------------------------------------------------
@@ -305,48 +230,8 @@ def make_image(query: Query, *, progress: Callable[[int, int, ScwStatus], None] 
         if part is not None:
             builder.accumulate(part.shifted(dy, dx, shape), meta)
     workers = int(workers or os.environ.get("ODA_WORKERS", "1"))
-    statuses: list[ScwStatus] = []
-
-    def record(scw_id, status, seconds):
-        statuses.append(ScwStatus(scw_id, status, seconds))
-        if progress:
-            progress(len(statuses), len(ids), statuses[-1])
-
-    if workers <= 1:
-        for scw_id in ids:
-            if cancel and cancel():
-                raise Cancelled(f"cancelled after {len(statuses)} of {len(ids)} ScWs")
-            t0 = time.perf_counter()
-            try:
-                part, status, meta = scw_part(scw_id, e1, e2, ra0, dec0, archive=archive, store=store)
-                add(part, meta)
-            except Exception as exc:
-                status = _failure(exc)
-            record(scw_id, status, time.perf_counter() - t0)
-    else:
-        pool = _pool(workers)
-        # Workers must use this call's store and archive, not whatever their environment says.
-        context = (str(store.root), str(archive.root), archive.settings.archive_mode)
-        pending: set = set()
-        it = iter(ids)
-        # Bounded window: at most 2 results per worker in flight keeps memory flat.
-        while True:
-            while len(pending) < 2 * workers:
-                nxt = next(it, None)
-                if nxt is None:
-                    break
-                pending.add(pool.submit(_worker, nxt, e1, e2, ra0, dec0, context))
-            if not pending:
-                break
-            done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-            for fut in done:
-                scw_id, status, seconds, part, meta = fut.result()
-                add(part, meta)
-                record(scw_id, status, seconds)
-            if cancel and cancel():
-                for f in pending:
-                    f.cancel()
-                raise Cancelled(f"cancelled after {len(statuses)} of {len(ids)} ScWs")
+    statuses = run_scws(_part_task, [(scw_id, (e1, e2, ra0, dec0)) for scw_id in ids], accept=lambda pm: add(*pm),
+                        progress=progress, cancel=cancel, workers=workers, archive=archive, store=store)
 
     if builder.n_added == 0:
         reasons = {s.status for s in statuses}

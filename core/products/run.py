@@ -38,7 +38,7 @@ from ..query import Query
 
 __all__ = ["ProductResult", "run_product", "load_product", "product_id", "ScwStatus", "Cancelled"]
 
-from ..imaging.pipeline import Cancelled, ScwStatus  # noqa: E402  (re-exported: one vocabulary)
+from .scw_runner import Cancelled, ScwStatus  # noqa: E402  (re-exported: one vocabulary)
 
 Progress = Callable[[int, int, ScwStatus], None]
 

@@ -26,12 +26,10 @@ catalogue found in the image of the same selection and band (the query target al
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import json
 import math
 import re
 import tempfile
-import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -39,8 +37,8 @@ import numpy as np
 
 from .. import CODE_VERSION
 from ..errors import QueryError
-from ..imaging.pipeline import (CALCULATED, RESTORED, Cancelled, ScwStatus, _data_version, _failure,
-                                _pool, _worker_context)
+from ..imaging.pipeline import _data_version
+from ..products.scw_runner import CALCULATED, RESTORED, ScwStatus, run_scws
 from ..query import Query
 
 __all__ = ["SPECTRAL_VERSION", "product_key", "make_product", "load", "product_png", "channel_edges",
@@ -114,10 +112,13 @@ def _local_sources(sources, ra_scx: float, dec_scx: float) -> list[tuple]:
 
 
 # -- per-ScW fits (cached) -------------------------------------------------------------------------
-def _scw_task(kind: str, scw_id: str, sources, spec, archive, store):
-    """Fit one ScW (or restore it). ``spec``: channel edges, or (e1, e2, time edges)."""
+def _fit_task(scw_id: str, kind: str, sources, spec, *, archive, store):
+    """Fit one ScW (or restore it): ``((arrays, meta), status)`` for :func:`run_scws`.
+
+    ``spec``: channel edges, or (e1, e2, time edges).
+    """
     from ..products.store import content_key
-    from .extract import ScwFluxes, extract_lightcurve, extract_spectrum
+    from .extract import extract_lightcurve, extract_spectrum
 
     if kind == "spectrum":
         sig = [round(float(e), 4) for e in spec]
@@ -128,8 +129,7 @@ def _scw_task(kind: str, scw_id: str, sources, spec, archive, store):
                       EXTRACT_VERSION, CODE_VERSION, _data_version(archive, scw_id))
     hit = store.get(key)
     if hit is not None:
-        arrays, meta = hit
-        return ScwFluxes.from_arrays(arrays, meta), RESTORED
+        return hit, RESTORED
     scw = archive.read(scw_id)
     if kind == "spectrum":
         res = extract_spectrum(scw, sources, spec)
@@ -139,66 +139,17 @@ def _scw_task(kind: str, scw_id: str, sources, spec, archive, store):
         res.meta["t_hi"] = [float(tedges[i + 1]) for i in index]
     arrays, meta = res.to_arrays()
     store.put(key, arrays=arrays, meta=meta)
-    return res, CALCULATED
-
-
-def _worker(kind, scw_id, sources, spec, context):
-    t0 = time.perf_counter()
-    try:
-        archive, store = _worker_context(*context)
-        res, status = _scw_task(kind, scw_id, sources, spec, archive, store)
-        arrays, meta = res.to_arrays()
-        return scw_id, status, time.perf_counter() - t0, arrays, meta
-    except Exception as exc:  # reported per ScW; the product goes on without it
-        return scw_id, _failure(exc), time.perf_counter() - t0, None, None
+    return (arrays, meta), CALCULATED
 
 
 def _run_scws(kind, jobs, progress, cancel, workers, archive, store, statuses):
-    """Fit every ScW of ``jobs`` = [(scw_id, sources, spec)]; yields ScwFluxes."""
+    """Fit every ScW of ``jobs`` = [(scw_id, sources, spec)]; returns their ScwFluxes."""
     from .extract import ScwFluxes
 
-    n = len(jobs)
     results = []
-
-    def record(scw_id, status, seconds):
-        statuses.append(ScwStatus(scw_id, status, seconds))
-        if progress:
-            progress(len(statuses), n, statuses[-1])
-
-    if workers <= 1 or n <= 2:
-        for scw_id, srcs, spec in jobs:
-            if cancel and cancel():
-                raise Cancelled(f"cancelled after {len(statuses)} of {n} ScWs")
-            t0 = time.perf_counter()
-            try:
-                res, status = _scw_task(kind, scw_id, srcs, spec, archive, store)
-                results.append(res)
-            except Exception as exc:
-                status = _failure(exc)
-            record(scw_id, status, time.perf_counter() - t0)
-        return results
-    pool = _pool(workers)
-    context = (str(store.root), str(archive.root), archive.settings.archive_mode)
-    pending: set = set()
-    it = iter(jobs)
-    while True:
-        while len(pending) < 2 * workers:
-            nxt = next(it, None)
-            if nxt is None:
-                break
-            pending.add(pool.submit(_worker, kind, nxt[0], nxt[1], nxt[2], context))
-        if not pending:
-            break
-        done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-        for fut in done:
-            scw_id, status, seconds, arrays, meta = fut.result()
-            if arrays is not None:
-                results.append(ScwFluxes.from_arrays(arrays, meta))
-            record(scw_id, status, seconds)
-        if cancel and cancel():
-            for f in pending:
-                f.cancel()
-            raise Cancelled(f"cancelled after {len(statuses)} of {n} ScWs")
+    statuses += run_scws(_fit_task, [(sid, (kind, srcs, spec)) for sid, srcs, spec in jobs],
+                         accept=lambda p: results.append(ScwFluxes.from_arrays(*p)), progress=progress,
+                         cancel=cancel, workers=workers, archive=archive, store=store)
     return results
 
 

@@ -1,0 +1,169 @@
+"""Per-ScW work of every product: in this process or in worker processes, with progress and cancel.
+
+Images, spectra and light curves all do the same thing: a task per science window (restored
+from the store or calculated), reported as it ends ("restored from cache", "calculated" or
+"failed: reason"), folded into the product by the caller, cancellable between ScWs.
+:func:`run_scws` does it once for all of them.
+
+Worker processes are spawned once per size and process (start-up and imports cost ~1 s) and
+run single-threaded BLAS (:mod:`core._worker_init`): the processes are the parallelism. At
+most two tasks per worker are in flight, which keeps the parent's memory flat.
+"""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures as cf
+import functools
+import multiprocessing as mp
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+__all__ = ["RESTORED", "CALCULATED", "Cancelled", "ScwStatus", "failure", "pool", "worker_context", "run_scws"]
+
+RESTORED, CALCULATED = "restored from cache", "calculated"
+
+
+class Cancelled(RuntimeError):
+    """Raised when the caller's ``cancel()`` returns true between ScWs."""
+
+
+@dataclass
+class ScwStatus:
+    scw_id: str
+    status: str
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"scw_id": self.scw_id, "status": self.status, "seconds": round(self.seconds, 3)}
+
+
+def failure(exc: Exception) -> str:
+    """The status of a ScW whose task raised (no paths of the service in it)."""
+    from ..errors import public_message
+
+    return f"failed: {public_message(exc)}"
+
+
+_POOLS: dict[int, cf.ProcessPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+@atexit.register
+def _shutdown_pools() -> None:
+    # Before the interpreter tears modules down: a pool collected later prints a spurious
+    # "Exception ignored in weakref_cb" at exit.
+    for p in _POOLS.values():
+        p.shutdown(wait=False, cancel_futures=True)
+    _POOLS.clear()
+
+
+def pool(workers: int) -> cf.ProcessPoolExecutor:
+    """The process's long-lived pool of ``workers`` processes (locked: the API runs jobs in
+    threads, and two pools of one size would leak processes)."""
+    with _POOLS_LOCK:
+        p = _POOLS.get(workers)
+        if p is None:
+            from .._worker_init import single_threaded
+
+            p = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                       initializer=single_threaded)
+            _POOLS[workers] = p
+        return p
+
+
+@functools.lru_cache(maxsize=8)
+def worker_context(store_root: str, archive_dir: str, archive_mode: str):
+    """The parent's store and archive, rebuilt once per worker process."""
+    from dataclasses import replace as dc_replace
+
+    from ..archive.store import Archive
+    from ..config import get_settings
+    from .store import ProductStore
+
+    settings = dc_replace(get_settings(), archive_dir=Path(archive_dir), archive_mode=archive_mode)
+    return Archive(settings), ProductStore(Path(store_root))
+
+
+def _remote(task, scw_id: str, args: tuple, context: tuple[str, str, str]):
+    """Runs in a worker process: the task on the caller's store and archive."""
+    t0 = time.perf_counter()
+    try:
+        archive, store = worker_context(*context)
+        payload, status = task(scw_id, *args, archive=archive, store=store)
+        return scw_id, status, time.perf_counter() - t0, payload
+    except Exception as exc:  # reported per ScW; the product goes on without it
+        return scw_id, failure(exc), time.perf_counter() - t0, None
+
+
+def run_scws(task: Callable, items, *, accept: Callable, progress=None, cancel=None, workers: int = 1,
+             archive, store) -> list[ScwStatus]:
+    """Run ``task`` for every ScW and hand each result to ``accept`` in this process.
+
+    Parameters
+    ----------
+    task : callable
+        Module-level ``task(scw_id, *args, archive=, store=) -> (payload, status)`` (it is
+        sent to worker processes by reference); ``status`` is RESTORED or CALCULATED.
+    items : list of (scw_id, args)
+    accept : callable
+        ``accept(payload)`` for every ScW that did not fail, in completion order.
+    progress : callable, optional
+        ``progress(i, n, ScwStatus)`` after each ScW (i from 1).
+    cancel : callable, optional
+        Polled between ScWs; when it returns true :class:`Cancelled` is raised.
+    workers : int
+        1 runs in this process; more use :func:`pool`.
+
+    Returns
+    -------
+    list of ScwStatus
+        In completion order.
+    """
+    statuses: list[ScwStatus] = []
+    n = len(items)
+
+    def record(scw_id, status, seconds):
+        statuses.append(ScwStatus(scw_id, status, seconds))
+        if progress:
+            progress(len(statuses), n, statuses[-1])
+
+    if workers <= 1:
+        for scw_id, args in items:
+            if cancel and cancel():
+                raise Cancelled(f"cancelled after {len(statuses)} of {n} ScWs")
+            t0 = time.perf_counter()
+            try:
+                payload, status = task(scw_id, *args, archive=archive, store=store)
+                accept(payload)
+            except Exception as exc:
+                status = failure(exc)
+            record(scw_id, status, time.perf_counter() - t0)
+        return statuses
+    executor = pool(workers)
+    # Workers must use this call's store and archive, not whatever their environment says.
+    context = (str(store.root), str(archive.root), archive.settings.archive_mode)
+    pending: set = set()
+    it = iter(items)
+    while True:
+        while len(pending) < 2 * workers:
+            nxt = next(it, None)
+            if nxt is None:
+                break
+            pending.add(executor.submit(_remote, task, nxt[0], tuple(nxt[1]), context))
+        if not pending:
+            break
+        done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+        for fut in done:
+            scw_id, status, seconds, payload = fut.result()
+            if payload is not None:
+                accept(payload)
+            record(scw_id, status, seconds)
+        if cancel and cancel():
+            for f in pending:
+                f.cancel()
+            raise Cancelled(f"cancelled after {len(statuses)} of {n} ScWs")
+    return statuses
