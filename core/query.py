@@ -311,6 +311,10 @@ def parse_catalog(value) -> tuple:
     for i, (name, ra, dec) in enumerate(rows):
         ra = _parse_angle("selected_catalog", ra, True)
         dec = _parse_angle("selected_catalog", dec, False)
-        name = str(name).strip() or f"SRC_{i + 1}"
+        base = name = str(name).strip() or f"SRC_{i + 1}"
+        k = 1
+        while name in out:  # names key the files and products: two peaks matched to one name
+            k += 1
+            name = f"{base}_{k}"
         out[name] = (name, round(ra, 6), round(dec, 6))
     return tuple(out[k] for k in sorted(out))

@@ -210,3 +210,10 @@ def test_cli_spectrum_lc_and_fit(tmp_path):
     r = subprocess.run(env_cmd + ["lc", *base, "--time_bin", "5", "--out", str(tmp_path / "bad")],
                        capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode == 2 and "time_bin" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_duplicate_source_names_get_suffixes_not_dropped():
+    from core.query import parse_catalog
+
+    rows = parse_catalog([("A", 10, 20), ("A", 11, 21), ("B", 12, 22)])
+    assert [r[0] for r in rows] == ["A", "A_2", "B"] and rows[1][1:] == (11.0, 21.0)

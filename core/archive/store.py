@@ -45,6 +45,8 @@ class Archive:
         self.settings = settings or get_settings()
         self.root = self.settings.archive_dir
         self.simulated = self.settings.simulated
+        #: What the products of this archive depend on (part of their ids).
+        self.tag = "simulated" if self.simulated else f"mirror:{self.root}"
         if self.simulated:
             ensure_private_dir(self.root)
             ensure_private_dir(self.root / ".locks")

@@ -156,11 +156,6 @@ def warm_up(workers: int = 1) -> None:
 
 
 # -- the product -------------------------------------------------------------------------------
-def _product_key(query: Query, archive) -> str:
-    versions = [IMAGING_VERSION, "simulated" if archive.simulated else f"mirror:{archive.root}"]
-    return query.product_id("image", *versions)
-
-
 def _load_result(store, key: str, query: Query) -> ImageResult | None:
     from astropy.table import Table
 
@@ -207,7 +202,9 @@ def make_image(query: Query, *, progress: Callable[[int, int, ScwStatus], None] 
     archive = archive or get_archive()
     store = store or get_store()
     check_limits(query, get_settings().max_scw)
-    key = _product_key(query, archive)
+    from ..products.run import product_id
+
+    key = product_id(query, archive=archive)
     cached = _load_result(store, key, query)
     if cached is not None:
         if progress:

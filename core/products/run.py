@@ -83,14 +83,12 @@ def product_id(query: Query, *, archive=None) -> str:
     """The id :func:`run_product` will store the product under (nothing is computed)."""
     from ..archive.store import get_archive
 
+    from ..imaging.pipeline import IMAGING_VERSION
+    from ..spectral.products import SPECTRAL_VERSION
+
     archive = archive or get_archive()
-    if query.product_type == "image":
-        from ..imaging.pipeline import _product_key
-
-        return _product_key(query, archive)
-    from ..spectral import products as sp
-
-    return sp.product_key(query, archive)
+    version = IMAGING_VERSION if query.product_type == "image" else SPECTRAL_VERSION
+    return query.product_id(query.product_type, version, archive.tag)
 
 
 def run_product(query: Query, *, progress: Progress | None = None, cancel: Callable[[], bool] | None = None,

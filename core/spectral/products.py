@@ -39,9 +39,9 @@ from .. import CODE_VERSION
 from ..errors import QueryError
 from ..imaging.pipeline import _data_version
 from ..products.scw_runner import CALCULATED, RESTORED, ScwStatus, run_scws
-from ..query import Query
+from ..query import Query, parse_catalog
 
-__all__ = ["SPECTRAL_VERSION", "product_key", "make_product", "load", "product_png", "channel_edges",
+__all__ = ["SPECTRAL_VERSION", "make_product", "load", "product_png", "channel_edges",
            "safe_name"]
 
 #: Version of the products (combination, response, files); part of product ids.
@@ -66,14 +66,6 @@ def channel_edges(grid: str, rebin: int = 1) -> np.ndarray:
     return ch.rebin_edges(edges, factor=int(rebin)) if int(rebin) > 1 else np.asarray(edges, float)
 
 
-def _archive_tag(archive) -> str:
-    return "simulated" if archive.simulated else f"mirror:{archive.root}"
-
-
-def product_key(query: Query, archive) -> str:
-    return query.product_id(query.product_type, SPECTRAL_VERSION, _archive_tag(archive))
-
-
 # -- sources ---------------------------------------------------------------------------------------
 def _sources(query: Query, progress, cancel, workers, archive, store) -> tuple[list[tuple], dict]:
     """The (name, ra, dec) list to extract and, when found by imaging, the image product id."""
@@ -87,15 +79,7 @@ def _sources(query: Query, progress, cancel, workers, archive, store) -> tuple[l
     if not rows:
         raise QueryError("selected_catalog", "no source was detected in the field and none was given",
                          "give src_name/RA/DEC or a selected_catalog")
-    # Names must be unique: they key the files and the API's products.
-    seen, out = set(), []
-    for name, ra, dec in rows:
-        base, k = name, 1
-        while name in seen:
-            k += 1
-            name = f"{base}_{k}"
-        seen.add(name)
-        out.append((name, ra, dec))
+    out = [tuple(r) for r in parse_catalog(rows)]  # unique names, as for a user's list
     return out, {"image_product_id": img.product_id}
 
 
@@ -313,7 +297,9 @@ def make_product(query: Query, *, progress=None, cancel=None, workers=None, arch
     archive = archive or get_archive()
     store = store or get_store()
     check_limits(query, get_settings().max_scw)
-    pid = product_key(query, archive)
+    from ..products.run import product_id
+
+    pid = product_id(query, archive=archive)
     hit = load(pid, query, store=store)
     if hit is not None:
         if progress:
