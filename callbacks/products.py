@@ -237,16 +237,21 @@ def _sources_options(summary: dict, key: str) -> tuple[list, str | None]:
     return opts, (srcs[0]["name"] if srcs else None)
 
 
-@callback(Output(ids.SPEC_SOURCE, "options"), Output(ids.SPEC_SOURCE, "value"), Output(ids.meta("spectrum"), "children"),
-          Input(ids.ref("spectrum"), "data"), State("embed-flag", "data"), State(ids.QUERY, "data"))
-def spectrum_sources(ref, embed, params):
+def _source_panel(ref, embed, key: str):
+    """Source choices (the query target first when present) and the product's meta panel."""
     res = load(ref)
     if res is None:
         return [], None, ""
-    opts, first = _sources_options(res.summary, "n_scw")
+    opts, first = _sources_options(res.summary, key)
     target = (res.query.src_name or "").lower()
     first = next((o["value"] for o in opts if o["value"].lower() == target), first)
     return opts, first, meta_for(res, embed=bool(embed), png_sources=[o["value"] for o in opts][:6])
+
+
+@callback(Output(ids.SPEC_SOURCE, "options"), Output(ids.SPEC_SOURCE, "value"), Output(ids.meta("spectrum"), "children"),
+          Input(ids.ref("spectrum"), "data"), State("embed-flag", "data"))
+def spectrum_sources(ref, embed):
+    return _source_panel(ref, embed, "n_scw")
 
 
 @callback(Output(ids.SPEC_GRAPH, "figure"), Output(ids.SPEC_TABLE, "children"),
@@ -267,13 +272,7 @@ def render_spectrum(name, e2f, ref):
 @callback(Output(ids.LC_SOURCE, "options"), Output(ids.LC_SOURCE, "value"), Output(ids.meta("lc"), "children"),
           Input(ids.ref("lc"), "data"), State("embed-flag", "data"))
 def lc_sources(ref, embed):
-    res = load(ref)
-    if res is None:
-        return [], None, ""
-    opts, first = _sources_options(res.summary, "n")
-    target = (res.query.src_name or "").lower()
-    first = next((o["value"] for o in opts if o["value"].lower() == target), first)
-    return opts, first, meta_for(res, embed=bool(embed), png_sources=[o["value"] for o in opts][:6])
+    return _source_panel(ref, embed, "n")
 
 
 @callback(Output(ids.LC_GRAPH, "figure"), Output(ids.LC_STATS, "children"),
