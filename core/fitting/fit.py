@@ -30,8 +30,7 @@ Errors
   90 %), never as a value with a made-up error; both sides pegged = unconstrained.
 * Fluxes: propagated from the covariance of the fit (the delta method on ln F, so both error
   bars have the right sign and a positive flux stays positive): the Hessian of the statistic
-  at the best fit gives the correlations, its widths are rescaled to the profile 1σ errors,
-  and parameters pegged at a hard limit are held there (their direction of the surface is
+  at the best fit gives the covariance (2·H⁻¹), and parameters pegged at a hard limit are held there (their direction of the surface is
   flat or one-sided: letting it into a Gaussian would give the absurd ±10⁻³ erg/cm²/s of a
   100σ source). σ(ln F)² = gᵀ C g with g the numerical gradient of ln F in fit space; the
   1σ / 90 % errors are F·(e^(∓kσ) − 1), k = 1 / 1.645.
@@ -213,6 +212,8 @@ class FitResult:
     source: str = ""
     #: (best fit-space vector, indices propagated, their covariance, log mask) for the delta method.
     _delta: tuple | None = field(default=None, repr=False)
+    #: (e1, e2, "energy"|"photon") → σ(ln F) from the Hessian in (ln F, other parameters).
+    _flux_sigma: object = field(default=None, repr=False)
 
     @property
     def values(self) -> np.ndarray:
@@ -253,10 +254,11 @@ class FitResult:
         f0 = fn(to_v(u))
         if not (np.isfinite(f0) and f0 > 0):
             return None
-        sig = np.sqrt(np.clip(np.diag(cov), 0.0, None))
         g = np.zeros(len(idx))
         for a, k in enumerate(idx):
-            h = max(0.05 * sig[a], 1e-7)
+            # A local derivative: a step tied to the (possibly huge) width of a flat direction
+            # would measure the curvature of ln F, not its slope.
+            h = 1e-4 * max(1.0, abs(float(u[k])))
             up, dn = u.copy(), u.copy()
             up[k] += h
             dn[k] -= h
@@ -279,8 +281,11 @@ class FitResult:
         if not 0 < e1 < e2:
             raise ValueError(f"band must satisfy 0 < e1 < e2 (got {e1}, {e2})")
         pf, ef = self.model.band_fluxes(e1, e2, self.values)
-        se = self._log_sigma(lambda v: float(self.model.band_fluxes(e1, e2, v)[1]))
-        sp = self._log_sigma(lambda v: float(self.model.band_fluxes(e1, e2, v)[0]))
+        if self._flux_sigma is not None:
+            se, sp = self._flux_sigma(e1, e2, "energy"), self._flux_sigma(e1, e2, "photon")
+        else:
+            se = self._log_sigma(lambda v: float(self.model.band_fluxes(e1, e2, v)[1]))
+            sp = self._log_sigma(lambda v: float(self.model.band_fluxes(e1, e2, v)[0]))
         e1s, e90 = self._bars(float(ef), se)
         p1s, p90 = self._bars(float(pf), sp)
         return BandFlux(float(e1), float(e2), float(ef), e1s, e90, float(pf), p1s, p90)
@@ -318,8 +323,7 @@ class FitResult:
                          "rate": self.rate.tolist(), "rate_err": self.rate_err.tolist(),
                          "model_rate": self.model_rate.tolist()},
             "notes": list(self.notes), "seconds": self.seconds,
-            "flux_errors": "delta method on ln F with the Hessian covariance rescaled to the profile 1-sigma errors; "
-                           "parameters pegged at a limit held there",
+            "flux_errors": "delta method on ln F with the Hessian covariance; parameters pegged at a limit held there",
         }
 
 
@@ -538,6 +542,76 @@ class _Problem:
         return H
 
 
+def _num_hessian(f, x0, h):
+    """Central-difference Hessian of ``f`` at ``x0`` with steps ``h``."""
+    n = len(x0)
+    H = np.zeros((n, n))
+    f0 = f(x0)
+
+    def at(di):
+        v = np.array(x0, float)
+        for k, d in di:
+            v[k] += d
+        return f(v)
+
+    for a in range(n):
+        H[a, a] = (at([(a, h[a])]) - 2 * f0 + at([(a, -h[a])])) / h[a] ** 2
+        for b in range(a):
+            H[a, b] = H[b, a] = (at([(a, h[a]), (b, h[b])]) - at([(a, h[a]), (b, -h[b])])
+                                 - at([(a, -h[a]), (b, h[b])]) + at([(a, -h[a]), (b, -h[b])])) / (4 * h[a] * h[b])
+    return H
+
+
+def _flux_log_sigma(prob, best_u, idx, e1, e2, kind):
+    """σ(ln F) of a band flux: 2·H⁻¹ in coordinates where ln F itself is one of them.
+
+    The norm of the component that dominates the band is replaced by ln F (it follows from
+    ln F and the other parameters: F is linear in each norm); the Hessian of the statistic is
+    taken in (ln F, the other parameters of ``idx``). A band flux is the best-measured quantity
+    of a fit, so in these coordinates the surface is well conditioned even when the
+    parameters are strongly correlated (a Comptonised spectrum's kTe, τ and norm at the pivot).
+    Returns None when no norm of ``idx`` can carry the flux.
+    """
+    model = prob.model
+    col = 1 if kind == "energy" else 0
+    v0 = prob.to_values(best_u)
+    f0 = float(model.band_fluxes(e1, e2, v0)[col])
+    norms = [k for k in model.norm_indices if k in idx]
+    if not norms or not (f0 > 0):
+        return None
+
+    def contribution(k, v):
+        w = np.array(v, float)
+        w[k] = 0.0
+        return float(model.band_fluxes(e1, e2, w)[col])
+
+    star = max(norms, key=lambda k: f0 - contribution(k, v0))
+    pos = idx.index(star)
+
+    def to_u(w):
+        u = np.array(best_u, float)
+        u[idx] = w
+        v = prob.to_values(u)
+        rest = contribution(star, v)
+        v[star] = 1.0
+        unit = float(model.band_fluxes(e1, e2, v)[col]) - rest
+        n = (math.exp(w[pos]) - rest) / unit if unit > 0 else -1.0
+        if not n > 0:
+            return None
+        u[star] = math.log10(n)
+        return u
+
+    def stat(w):
+        u = to_u(w)
+        return prob.stat(u) if u is not None else 1e30
+
+    w0 = np.array(best_u[idx], float)
+    w0[pos] = math.log(f0)
+    h = np.array([1e-3 * max(1.0, abs(w0[a])) if a != pos else 1e-3 for a in range(len(idx))])
+    cov = _covariance(_num_hessian(stat, w0, h))
+    return float(math.sqrt(max(cov[pos, pos], 0.0)))
+
+
 def _covariance(H):
     """2·H⁻¹ (Δstat = 1 ↔ 1σ), made positive definite if the surface is flat or pegged."""
     w, v = np.linalg.eigh(0.5 * (H + H.T))
@@ -582,6 +656,7 @@ def _profile_bound(prob, k, free, best_u, best_stat, level, side, sigma_k, above
 
     step = max(sigma_k * math.sqrt(level), 1e-6)
     a, b = x0, x0 + side * step
+    fa, fb = -level, math.nan
     if above is not None and abs(above - x0) < abs(b - x0) * 1.5:
         b = above
     for _ in range(40):
@@ -592,17 +667,21 @@ def _profile_bound(prob, k, free, best_u, best_stat, level, side, sigma_k, above
             break
         if b == limit:
             return None
-        a = b
+        a, fa = b, fb
         step *= 2.0
         b = x0 + side * step
     else:
         return None
     # Brent between a (below the level) and b (above); warm starts follow the last point.
-    # A profile that is not monotone there (a second valley) has no single crossing: give up
-    # rather than report a wrong bound.
+    # When the re-fitted profile is noisy there (warm starts landing in different valleys of
+    # the other parameters, so that f(a) and f(b) no longer bracket), the crossing is
+    # interpolated linearly between the two bracketing evaluations: a bound good to a fraction
+    # of the bracket, which is at most one doubling step wide.
     try:
         return optimize.brentq(f, min(a, b), max(a, b), xtol=1e-3 * max(sigma_k, 1e-3), rtol=1e-10, maxiter=60)
     except ValueError:
+        if math.isfinite(fb) and fb > fa:
+            return a + (b - a) * (-fa) / (fb - fa)
         return math.nan
 
 
@@ -747,22 +826,15 @@ def fit_spectrum(data: SpectrumData, model="powerlaw", emin=None, emax=None, sta
                 limits[k] = {"kind": "upper", "value_90": to_v(hi90)}
                 notes.append(f"{names[k]}: an upper limit, < {to_v(hi90)} (90%)" if to_v(hi90) is not None
                              else f"{names[k]}: an upper limit")
-        # Flux errors: the covariance of the parameters that are not pegged (the pegged ones
-        # held at their best value), widths rescaled to the profile 1σ intervals.
+        # Flux errors: the covariance (2·H⁻¹) of the parameters that are not pegged (the pegged
+        # ones held at their best value). Not rescaled to the profile widths: rescaling strongly
+        # correlated parameters one by one breaks the cancellation that makes a band flux
+        # better known than each parameter.
         ok = [a for a, k in enumerate(free) if k not in limits]
         idx = [free[a] for a in ok]
         if idx:
             H = prob.hessian(best_u, idx)
             cov_ok = _covariance(H)
-            sig_ok = np.sqrt(np.diag(cov_ok))
-            scale = np.ones(len(idx))
-            for a, k in enumerate(idx):
-                lo_x, hi_x = bounds_at[(k, DELTA_1SIGMA)]
-                lo_x = best_u[k] - sig_ok[a] if lo_x is None or not math.isfinite(lo_x) else lo_x
-                hi_x = best_u[k] + sig_ok[a] if hi_x is None or not math.isfinite(hi_x) else hi_x
-                if sig_ok[a] > 0:
-                    scale[a] = 0.5 * (hi_x - lo_x) / sig_ok[a]
-            cov_ok = cov_ok * np.outer(scale, scale)
         else:
             cov_ok = np.zeros((0, 0))
         delta = (best_u.copy(), idx, cov_ok, prob.log.copy())
@@ -780,7 +852,10 @@ def fit_spectrum(data: SpectrumData, model="powerlaw", emin=None, emax=None, sta
                        parameters=params, fluxes=[], e_min=prob.e_min, e_max=prob.e_max, rate=prob.rate,
                        rate_err=prob.sigma, model_rate=prob.predicted(best_v), emin=emin, emax=emax,
                        covariance=cov, notes=notes, source=str(data.path.name) if data.path else "",
-                       _delta=delta)
+                       _delta=delta,
+                       _flux_sigma=(None if delta is None else
+                                    (lambda e1, e2, kind, idx=list(delta[1]), u=best_u.copy():
+                                     _flux_log_sigma(prob, u, idx, e1, e2, kind))))
     result.fluxes = [result.flux(a, b) for a, b in bands]
     result.seconds = time.perf_counter() - t0
     return result
