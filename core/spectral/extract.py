@@ -66,12 +66,6 @@ class ScwFluxes:
     offaxis : numpy.ndarray
         ``(n_sources,)`` off-axis angle [deg].
     revolution : int
-    leverage : numpy.ndarray
-        ``(n_sources,)`` Σ_k (x_k − x̄)² of the source's design column over the good pixels
-        (per unit rate and live time): the background-limited Fisher information of the rate
-        is ∝ live time × leverage / background. It depends on geometry only (off-axis angle,
-        dead pixels), never on the counts, so it gives stacking weights that a source's own
-        flux cannot bias (:func:`core.spectral.products.stack_rates`). 0 when not fitted.
     """
 
     scw_id: str
@@ -86,13 +80,10 @@ class ScwFluxes:
     offaxis: np.ndarray
     revolution: int
     meta: dict = field(default_factory=dict)
-    leverage: np.ndarray | None = None
 
     def to_arrays(self) -> tuple[dict[str, np.ndarray], dict]:
         arrays = {k: np.asarray(getattr(self, k), dtype=np.float64) for k in
                   ("rate", "rate_err", "bkg_rate", "bkg_err", "livetime", "ontime", "tot_counts", "offaxis")}
-        arrays["leverage"] = np.asarray(self.leverage if self.leverage is not None
-                                        else np.zeros(len(self.names)), dtype=np.float64)
         return arrays, {"scw_id": self.scw_id, "names": list(self.names), "revolution": int(self.revolution),
                         **self.meta}
 
@@ -101,7 +92,7 @@ class ScwFluxes:
         extra = {k: v for k, v in meta.items() if k not in ("scw_id", "names", "revolution")}
         return cls(meta["scw_id"], list(meta["names"]), *(arrays[k] for k in
                    ("rate", "rate_err", "bkg_rate", "bkg_err", "livetime", "ontime", "tot_counts", "offaxis")),
-                   int(meta["revolution"]), extra, arrays.get("leverage"))
+                   int(meta["revolution"]), extra)
 
 
 # -- the fit -------------------------------------------------------------------------------------
@@ -203,9 +194,6 @@ def _solve(scw, sources, counts, live, ontime, bands) -> ScwFluxes:
     nb = d.shape[0]
     rate = np.full((nb, n_src), np.nan)
     rate_err = np.full((nb, n_src), np.nan)
-    leverage = np.zeros(n_src)
-    if xs.shape[1]:
-        leverage[keep] = ((xs - xs.mean(axis=0)) ** 2).sum(axis=0)
     bkg = np.zeros(nb)
     bkg_err = np.zeros(nb)
     # Bins whose band lies above the low-energy background pattern get the high-energy
@@ -232,7 +220,7 @@ def _solve(scw, sources, counts, live, ontime, bands) -> ScwFluxes:
     rate_err[empty] = np.nan
     return ScwFluxes(str(scw.scw_id), [s[0] for s in sources], rate, rate_err, bkg, bkg_err,
                      np.asarray(live, float), np.asarray(ontime, float), d.sum(axis=1).astype(float),
-                     offaxis, rev, leverage=leverage)
+                     offaxis, rev)
 
 
 # -- spectra -------------------------------------------------------------------------------------

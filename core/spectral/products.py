@@ -6,8 +6,8 @@ content-addressed store, so overlapping requests fit only their new ScWs. The pr
 combine them:
 
 * **spectrum**: per source, the mean rate of every channel over the ScWs where the source is
-  in the field, stacked by :func:`stack_rates` (weights fixed by exposure and geometry, the
-  same in every channel, errors propagated); EXPOSURE is the sum of their live times; the ARF is
+  in the field, stacked by :func:`stack_rates` (exposure-weighted, the same weights in every
+  channel, errors propagated); EXPOSURE is the sum of their live times; the ARF is
   the on-axis effective area (the rates are on-axis equivalent); the RMF is the
   exposure-weighted mean of the redistribution matrices of the revolutions involved
   (threshold and resolution drift with time). Channels below the epoch's reliable threshold
@@ -43,7 +43,7 @@ from ..products.scw_runner import CALCULATED, RESTORED, ScwStatus, run_scws
 from ..query import Query, parse_catalog
 
 __all__ = ["SPECTRAL_VERSION", "make_product", "load", "product_png", "channel_edges",
-           "safe_name", "stack_rates", "stack_weights"]
+           "safe_name", "stack_rates"]
 
 #: Version of the products (combination, response, files); part of product ids.
 SPECTRAL_VERSION = "3"
@@ -197,41 +197,29 @@ def model_rates(source, ijd, edges, revolution: int) -> np.ndarray:
 
 
 # -- combination -----------------------------------------------------------------------------------
-def stack_weights(livetime, leverage) -> np.ndarray:
-    """Stacking weight of each ScW (or ScW piece of a time bin): live time × leverage.
-
-    ``leverage`` (:attr:`core.spectral.extract.ScwFluxes.leverage`) is the geometric part of
-    the background-limited information of a rate, so live time × leverage is, up to the
-    background level, the inverse variance the rate would have *without the source's own
-    counts*. Missing leverage (0 or NaN everywhere) falls back to pure exposure weights.
-    """
-    t = np.clip(np.nan_to_num(np.asarray(livetime, float)), 0.0, None)
-    q = np.nan_to_num(np.asarray(leverage, float))
-    if not np.any(q > 0):
-        return t
-    return t * np.clip(q, 0.0, None)
-
-
-def stack_rates(rates: np.ndarray, errors: np.ndarray, weights: np.ndarray):
+def stack_rates(rates: np.ndarray, errors: np.ndarray, livetimes: np.ndarray):
     """Combine per-ScW rates of one source: the stacking rule of spectra and light-curve bins.
 
-    ``rates``/``errors`` are ``(n_scw, n_chan)`` (or ``(n_scw,)``), ``weights`` ``(n_scw,)``.
-    Result: ``r = Σ wᵢ rᵢ / Σ wᵢ`` and ``σ = √(Σ wᵢ² σᵢ²) / Σ wᵢ`` per channel, over the ScWs
-    where the channel has a finite rate and a positive error.
+    ``rates``/``errors`` are ``(n_scw, n_chan)`` (or ``(n_scw,)``), ``livetimes`` ``(n_scw,)``.
+    Result, per channel over the ScWs where it has a finite rate and a positive error, with
+    ``Tᵢ`` the live times: ``r = Σ Tᵢ rᵢ / Σ Tᵢ`` and ``σ = √(Σ Tᵢ² σᵢ²) / Σ Tᵢ``.
+
+    This is the exposure-weighted mean rate, i.e. the counts the source sent over the whole
+    exposure divided by it: what RATE × EXPOSURE of a PHA and RATE × TIMEDEL·FRACEXP of a
+    light-curve bin mean, unbiased whatever the source did in between.
 
     Why not inverse-variance weights: the variance of a ScW's rate includes the source's own
     Poisson counts, so 1/σᵢ² gives a flaring ScW *less* weight, and differently in every
     channel (its share of the variance depends on the source-to-background ratio there): the
     stack of a variable source then has the wrong level and the wrong shape (V404 Cyg, June
-    2015: Γ 1.77 against 2.02, χ² 5459/86). Weights fixed before looking at the counts
-    (:func:`stack_weights`) and equal in every channel make the stack the weighted time average
-    of the source's spectrum, unbiased for any light curve; the errors are propagated, not
-    assumed. For a steady, background-limited source these weights are the inverse-variance
-    ones, so nothing is lost there.
+    2015: Γ 1.77 against 2.02, χ² 5459/86). The price of exposure weights: a ScW where the
+    source is far off axis (large σᵢ) counts as much as its live time, so a stack of a *steady*
+    source over mixed on/off-axis ScWs has a larger error than the inverse-variance one; the
+    error is propagated, never assumed.
     """
     r = np.asarray(rates, float)
     e = np.asarray(errors, float)
-    w = np.asarray(weights, float).reshape((-1,) + (1,) * (r.ndim - 1))
+    w = np.clip(np.nan_to_num(np.asarray(livetimes, float)), 0.0, None).reshape((-1,) + (1,) * (r.ndim - 1))
     ok = np.isfinite(r) & np.isfinite(e) & (e > 0) & (w > 0)
     wk = np.where(ok, w, 0.0)
     sw = wk.sum(axis=0)
@@ -426,15 +414,14 @@ def _spectrum_files(query, pid, sources, fluxes, edges):
                 rates.append(f.rate[:, j])
                 errs.append(f.rate_err[:, j])
                 live = float(f.livetime[0])
-                weights.append((live, float(f.leverage[j]) if f.leverage is not None else 0.0))
+                weights.append(live)
                 exposure += live
                 revs[f.revolution] = revs.get(f.revolution, 0.0) + live
             if not rates:
                 summary["sources"].append({"name": name, "ra": ra, "dec": dec, "n_scw": 0, "exposure": 0.0,
                                            "message": "outside the field of every selected ScW"})
                 continue
-            lt, lev = np.array(weights).T
-            rate, err = stack_rates(np.array(rates), np.array(errs), stack_weights(lt, lev))
+            rate, err = stack_rates(np.array(rates), np.array(errs), np.array(weights))
             tedges, arf, matrix = response_for(revs, edges)
             # Channels below the threshold of the earliest epoch (highest threshold) are unreliable.
             e_min_ok = max(minimum_reliable_energy(r) for r in revs)
@@ -473,10 +460,9 @@ def _lc_files(query, pid, sources, fluxes):
             for i in range(len(t_lo)):
                 if not np.isfinite(f.rate[i, j]):
                     continue
-                lev = float(f.leverage[j]) if f.leverage is not None else 0.0
                 pieces.setdefault((round(t_lo[i], 9), round(t_hi[i], 9)), []).append(
                     (f.rate[i, j], f.rate_err[i, j], f.bkg_rate[i], f.bkg_err[i], f.livetime[i], f.ontime[i],
-                     f.tot_counts[i], lev))
+                     f.tot_counts[i]))
         if not pieces:
             summary["sources"].append({"name": name, "ra": ra, "dec": dec, "n": 0,
                                        "message": "outside the field of every selected ScW"})
@@ -489,8 +475,7 @@ def _lc_files(query, pid, sources, fluxes):
         ontime, tot = np.empty(n), np.empty(n)
         for i, k in enumerate(keys):
             p = np.array(pieces[k])
-            rate[i], err[i] = (float(v) for v in stack_rates(p[:, 0], p[:, 1], stack_weights(p[:, 4], p[:, 7])))
-            # The background of a bin is its exposure-weighted mean rate (no leverage: it fills the detector).
+            rate[i], err[i] = (float(v) for v in stack_rates(p[:, 0], p[:, 1], p[:, 4]))
             bkg[i], bkge[i] = (float(v) for v in stack_rates(p[:, 2], p[:, 3], p[:, 4]))
             ontime[i], tot[i] = p[:, 5].sum(), p[:, 6].sum()
         t = 0.5 * (t_lo + t_hi)
