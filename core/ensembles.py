@@ -54,6 +54,8 @@ class Ensemble:
     def bias(self) -> float:
         """Mean of (value − truth) / truth."""
         ok = np.isfinite(self.values) & (self.truths != 0)
+        if not ok.any():
+            return math.nan  # a truth of 0 (position offsets): no fractional bias
         return float(np.mean((self.values[ok] - self.truths[ok]) / self.truths[ok]))
 
     def summary(self) -> dict:
