@@ -391,12 +391,15 @@ def write_doc(args, ensembles, seconds):
              "transparency above 200 keV, off-axis passive absorption, 0.5% background module jitter per ScW); "
              "IROS finds the sources of each ScW from the data (the catalogue only names the mosaic's "
              "detections). The offsets below are the analysis' systematic errors against that instrument.", "",
-             "| case | quantity | paper | sky-model truth | ours | offset | status |",
-             "|---|---|---|---|---|---|---|"]
+             "| case | quantity | paper | sky-model truth | ours | offset | Δ | status |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in ROWS:
         off = "" if r["offset_sigma"] is None else f"{r['offset_sigma']:+.1f}σ"
+        rel = ""
+        if isinstance(r["value"], (int, float)) and isinstance(r["truth"], (int, float)) and r["truth"]:
+            rel = f"{(r['value'] - r['truth']) / abs(r['truth']):+.1%}"
         lines.append(f"| {r['case']} | {r['quantity']} | {r['paper']} | {_fmt(r['truth'])} | "
-                     f"{_fmt(r['value'], r['err'])} | {off} | {r['status']} |")
+                     f"{_fmt(r['value'], r['err'])} | {off} | {rel} | {r['status']} |")
     if ensembles:
         lines += ["", "## Monte-Carlo ensembles (`core/ensembles.py`, per-ScW level)", "",
                   f"{args.seeds} Poisson realisations each of one ScW's expected counts (nominal instrument).", "",
