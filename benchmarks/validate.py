@@ -84,12 +84,21 @@ def _figure(title: str, src: Path, name: str):
     FIGURES.append((title, f"validation/{name}"))
 
 
-def _mean_truth(source, rows, fn):
-    """Live-time-weighted mean of fn(source, ijd) over the selected ScWs."""
-    t = 0.5 * (np.asarray(rows["tstart"], float) + np.asarray(rows["tstop"], float))
+def _mean_truth(source, rows, fn, n_sub: int = 60):
+    """Live-time-weighted mean of fn(source, ijd) over the selected ScWs.
+
+    Averaged over ``n_sub`` times across each ScW (flaring sources change within one)."""
+    fr = (np.arange(n_sub) + 0.5) / n_sub
     w = np.asarray(rows["ontime"], float) * np.asarray(rows["deadc"], float)
-    vals = np.array([fn(source, x) for x in t])
-    return float((w * vals).sum() / w.sum())
+    vals = []
+    for a, b in zip(np.asarray(rows["tstart"], float), np.asarray(rows["tstop"], float)):
+        ts = a + (b - a) * fr
+        lv = np.asarray(source.flux_mcrab_at(ts), float)
+        ref = float(np.asarray(source.flux_mcrab_at(np.array([ts[0]])), float)[0])
+        # The spectral shape is fixed: fn at one time scaled by the level (as model_rates does).
+        f0 = fn(source, float(ts[0]))
+        vals.append(f0 * float(lv.mean()) / ref if ref > 0 else float(np.mean([fn(source, x) for x in ts])))
+    return float((w * np.array(vals)).sum() / w.sum())
 
 
 def _param(fit: dict, name: str):
