@@ -107,13 +107,16 @@ class ParameterResult:
         return None if m is None or p is None else 0.5 * (p - m)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "value": _nan_to_none(self.value), "unit": self.unit,
-                "error": _nan_to_none(self.error),
-                "err_1sigma": [_nan_to_none(v) for v in self.err_1sigma],
-                "err_90": [_nan_to_none(v) for v in self.err_90],
-                "frozen": self.frozen, "bounds": [_nan_to_none(self.lo), _nan_to_none(self.hi)],
-                "limit": None if self.limit is None else
-                {"kind": self.limit["kind"], "value_90": _nan_to_none(self.limit.get("value_90"))}}
+        out = {"name": self.name, "value": _nan_to_none(self.value), "unit": self.unit,
+               "error": _nan_to_none(self.error),
+               "err_1sigma": [_nan_to_none(v) for v in self.err_1sigma],
+               "err_90": [_nan_to_none(v) for v in self.err_90],
+               "frozen": self.frozen, "bounds": [_nan_to_none(self.lo), _nan_to_none(self.hi)]}
+        # Only when there is one: oda_api clients re-read the JSON text products with
+        # literal_eval after replacing null, so a null in every parameter would break them.
+        if self.limit is not None:
+            out["limit"] = {"kind": self.limit["kind"], "value_90": _nan_to_none(self.limit.get("value_90"))}
+        return out
 
 
 @dataclass
