@@ -424,8 +424,11 @@ def write_doc(args, ensembles, seconds):
         lines += ["", f"Blank fields: {b['n_scw']} background-only ScWs decoded with IROS: **{b['false_detections']} "
                       f"false detections above {b['threshold']:g}σ**; significance mean {b['sig_mean']:+.3f}, rms "
                       f"{b['sig_rms']:.3f}, highest pixel {b['max_peak']:.2f}σ."]
-    if NOTES:
-        lines += ["", "## Notes", ""] + [f"- {n}" for n in NOTES]
+    missing = [k for k in CASES if not any(r.get("key") == k for r in ROWS)]
+    notes = NOTES + [f"case `{k}` has no results in this regeneration (run `python benchmarks/validate.py "
+                     f"--only {k}`)" for k in missing]
+    if notes:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     if FIGURES:
         lines += ["", "## Figures", ""]
         for title, path, *_ in FIGURES:
