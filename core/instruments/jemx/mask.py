@@ -204,7 +204,7 @@ def _mask_raster() -> np.ndarray:
         ia = ia - amin + 1
         ib = ib - bmin + 1
         inside = (ia >= 0) & (ia < grid.shape[0]) & (ib >= 0) & (ib < grid.shape[1])
-        v = np.zeros(ia.shape, np.int8)
+        v = np.full(ia.shape, -1, np.int8)
         v[inside] = grid[ia[inside], ib[inside]]
         out[i:i + 256] = np.where(v == 1, 1.0, np.where(v == 0, 0.0, -1.0))
     out.setflags(write=False)
