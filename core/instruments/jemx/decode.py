@@ -51,7 +51,7 @@ from . import pif as jpif
 from . import response as resp
 
 __all__ = ["PIXEL_TAN", "PIXEL_DEG", "LAG_SHAPE", "LAG_CENTRE", "MIN_CODING", "MIN_COLLIMATOR", "N_IDEAL",
-           "JemxShadowgram", "shadowgram", "background_templates", "pi_range", "lag_to_tan", "tan_to_lag",
+           "JemxShadowgram", "shadowgram", "good_weights", "background_templates", "pi_range", "lag_to_tan", "tan_to_lag",
            "scw_wcs", "Decoder", "fit_background", "wls", "decode_shadowgram", "decode_jemx", "psf_sigma_pix"]
 
 #: One image pixel in direction tangent.
