@@ -129,10 +129,10 @@ def shadowgram(scw, e1_keV: float, e2_keV: float) -> JemxShadowgram:
     """Detector image of the good events with e1 ≤ E < e2 (PI grid) of a :class:`.files.JemxScw`."""
     lo, hi = pi_range(e1_keV, e2_keV)
     w = good_weights(scw)
-    ev = scw.events
-    sel = (ev["PI"] >= lo) & (ev["PI"] < hi) & (ev["STATUS"] == 0)
-    flat = ev["DETX"][sel].astype(np.int32) * det.N_PIX + ev["DETY"][sel]
-    counts = np.bincount(flat, minlength=det.N_PIX ** 2).reshape(det.N_PIX, det.N_PIX).astype(np.float64)
+    pi, pix = scw.pixel_columns()
+    sel = pix[(pi >= lo) & (pi < hi)]
+    counts = np.bincount(sel, minlength=det.N_PIX ** 2 + 1)[:det.N_PIX ** 2]
+    counts = counts.reshape(det.N_PIX, det.N_PIX).astype(np.float64)
     counts[w <= 0] = 0.0
     return JemxShadowgram(counts, w, float(scw.livetime), int(scw.revolution), int(scw.unit),
                           lo * resp.PI_STEP_KEV, hi * resp.PI_STEP_KEV, int(counts.sum()))

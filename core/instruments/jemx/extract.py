@@ -111,10 +111,8 @@ def _solve(scw, sources, counts, live, ontime) -> JemxFluxes:
 
 
 def _pixel_index(scw):
-    ev = scw.events
-    pix = ev["DETX"].astype(np.int64) * det.N_PIX + ev["DETY"]
-    ok = (ev["STATUS"] == 0) & (np.asarray(scw.pixel_status).ravel()[pix] == 0)
-    return pix, ok
+    _, pix = scw.pixel_columns()
+    return pix.astype(np.int64), pix < _NPIX
 
 
 def extract_spectrum(scw, sources, edges=None) -> JemxFluxes:

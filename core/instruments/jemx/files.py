@@ -95,6 +95,22 @@ class JemxScw:
     def livetime(self) -> float:
         return self.ontime * float(self.header.get("DEADC", 1.0))
 
+    def pixel_columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """(PI int16, pixel index int32) as contiguous arrays, computed once per ScW.
+
+        The pixel index is ``DETX·128 + DETY`` for good events and ``128²`` (a dump bin) for
+        flagged events and events on pixels that are not good, so a band's detector image is
+        one comparison pass and one ``bincount``.
+        """
+        cached = self.__dict__.get("_columns")
+        if cached is None:
+            ev = self.events
+            pix = ev["DETX"].astype(np.int32) * det.N_PIX + ev["DETY"]
+            bad = (ev["STATUS"] != 0) | (np.asarray(self.pixel_status).ravel()[pix] != 0)
+            pix[bad] = det.N_PIX * det.N_PIX
+            cached = self.__dict__["_columns"] = (np.ascontiguousarray(ev["PI"]), pix)
+        return cached
+
     def good_events(self) -> np.ndarray:
         """Events with STATUS == 0 on good pixels."""
         ev = self.events
@@ -210,18 +226,16 @@ def read_jemx_file(path: Path, scw_id: str | None = None, unit: int | None = Non
 
 
 def _current(path: Path, version: str) -> bool:
+    """Whether the file's primary header names this model version (reads 4 FITS blocks)."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(64 * 1024)
-        blob = gzip.decompress(head) if head[:2] == b"\x1f\x8b" else head
+            magic = fh.read(2)
+            fh.seek(0)
+            stream = gzip.GzipFile(fileobj=fh) if magic == b"\x1f\x8b" else fh
+            head = stream.read(2880 * 4)
     except (OSError, EOFError):
-        # A partial read of a stored gzip stream raises EOFError only at the end: try the
-        # start of the stream, which holds the primary header.
-        try:
-            blob = gzip.GzipFile(fileobj=open(path, "rb")).read(2880 * 2)
-        except (OSError, EOFError):
-            return False
-    return f"JMXVERS = '{version}".encode() in blob[:2880 * 4]
+        return False
+    return f"JMXVERS = '{version}".encode() in head
 
 
 def ensure_jemx(archive, scw_id: str, unit: int) -> tuple[Path, bool]:
