@@ -235,7 +235,13 @@ def _current(path: Path, version: str) -> bool:
             head = stream.read(2880 * 4)
     except (OSError, EOFError):
         return False
-    return f"JMXVERS = '{version}".encode() in head
+    cards = [head[i:i + 80] for i in range(0, len(head) - 79, 80)]
+    for card in cards:  # the primary header only: up to its END card
+        if card.startswith(b"END") and not card[3:].strip():
+            return False
+        if card.startswith(b"JMXVERS ="):
+            return card[10:].strip().startswith(f"'{version}".encode())
+    return False
 
 
 def ensure_jemx(archive, scw_id: str, unit: int) -> tuple[Path, bool]:
