@@ -240,7 +240,8 @@ def _current(path: Path, version: str) -> bool:
         if card.startswith(b"END") and not card[3:].strip():
             return False
         if card.startswith(b"JMXVERS ="):
-            return card[10:].strip().startswith(f"'{version}".encode())
+            value = card[10:].split(b"/")[0].strip().strip(b"'").strip()
+            return value == version.encode()
     return False
 
 
