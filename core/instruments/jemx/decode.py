@@ -81,7 +81,13 @@ _NM, _M0 = _cells()
 LAG_SHAPE = (det.N_PIX + _NM - 1, det.N_PIX + _NM - 1)
 #: Image pixel of the on-axis direction.
 LAG_CENTRE = (det.N_PIX - 1 + _M0, det.N_PIX - 1 + _M0)
-_FFT = sfft.next_fast_len(LAG_SHAPE[0], real=True)
+# Sky pixels beyond the collimator's reach (|i − centre| > _REACH) are never covered, so the
+# FFT may be shorter than the full linear lag range: a lag k ≥ L wraps onto k − L, which is
+# outside the covered range as long as L ≥ n_lag − (centre − _REACH), and outputs ≥ L (not
+# computed) are outside it as long as L > centre + _REACH. L = 405 instead of 432: 12 % fewer
+# operations per transform, with the covered lags exactly those of the linear correlation.
+_REACH = int(math.floor((1.0 - MIN_COLLIMATOR) * jpif.COLLIMATOR_ZERO_TAN / PIXEL_TAN))
+_FFT = sfft.next_fast_len(max(LAG_SHAPE[0] - (LAG_CENTRE[0] - _REACH), LAG_CENTRE[0] + _REACH + 1), real=True)
 _FFT_SHAPE = (_FFT, _FFT)
 
 
@@ -156,30 +162,34 @@ class _MaskTerms:
 
 @functools.lru_cache(maxsize=1)
 def _mask_terms() -> _MaskTerms:
+    # The mask map sits at offset N_det − 1 of the FFT buffer (lag index = buffer index);
+    # cells beyond the buffer wrap around, like the lags (see _FFT).
     # Cell m is the detector pixel footprint at x0 + (m − m0)·p: the PIF of pixel 0 at lag
     # s = m − m0, evaluated once for all cells by placing a detector-sized PIF on each block.
-    d = msk.MASK_DISTANCE_MM
     gp = np.zeros((_NM, _NM))
     ga = np.zeros((_NM, _NM))
     n = det.N_PIX
-    cells = (det.PITCH_MM / msk.RASTER_MM) ** 2
     for bz in range(0, _NM, n):
         for by in range(0, _NM, n):
             sz = (bz - _M0) * det.PITCH_MM
             sy = (by - _M0) * det.PITCH_MM
-            o = jpif._box_integrals(jpif._sat("open"), sz, sy) / cells
-            a = jpif._box_integrals(jpif._sat("area"), sz, sy) / cells
+            o = jpif.footprint_fractions(sz, sy, "open")
+            a = jpif.footprint_fractions(sz, sy, "area")
             hz, hy = min(n, _NM - bz), min(n, _NM - by)
             gp[bz:bz + hz, by:by + hy] = o[:hz, :hy]
             ga[bz:bz + hz, by:by + hy] = a[:hz, :hy]
-    del d
     gp = np.clip(gp, 0.0, 1.0)
     gm = np.clip(ga - gp, 0.0, 1.0)
     o = det.N_PIX - 1
     ffts = {}
     for name, arr in (("p", gp), ("m", gm), ("pp", gp * gp), ("mm", gm * gm), ("pm", gp * gm)):
+        big = np.zeros((o + _NM, o + _NM))
+        big[o:, o:] = arr
         buf = np.zeros(_FFT_SHAPE)
-        buf[o:o + _NM, o:o + _NM] = arr
+        for z0 in range(0, big.shape[0], _FFT):  # fold (wrap) the part beyond the buffer
+            for y0 in range(0, big.shape[1], _FFT):
+                piece = big[z0:z0 + _FFT, y0:y0 + _FFT]
+                buf[:piece.shape[0], :piece.shape[1]] += piece
         ffts[name] = sfft.rfft2(buf)
     pad = ((o, o), (o, o))
     return _MaskTerms(gp, gm, np.pad(gp, pad), np.pad(gm, pad), ffts)
@@ -192,7 +202,18 @@ def _det_fft(y: np.ndarray) -> np.ndarray:
 
 
 def _corr(mask_fft: np.ndarray, det_fft_conj: np.ndarray) -> np.ndarray:
-    return sfft.irfft2(mask_fft * det_fft_conj, s=_FFT_SHAPE)[:LAG_SHAPE[0], :LAG_SHAPE[1]]
+    """Correlation mask ⋆ detector on the lag grid (exact on every lag that can be covered)."""
+    full = sfft.irfft2(mask_fft * det_fft_conj, s=_FFT_SHAPE)
+    if _FFT >= LAG_SHAPE[0]:
+        return full[:LAG_SHAPE[0], :LAG_SHAPE[1]]
+    out = np.zeros(LAG_SHAPE)
+    out[:_FFT, :_FFT] = full
+    # Lags that wrapped onto the first rows/columns are outside the collimator's reach:
+    # zero them so that nothing there looks covered.
+    lo = LAG_SHAPE[0] - _FFT
+    out[:lo, :] = 0.0
+    out[:, :lo] = 0.0
+    return out
 
 
 @functools.lru_cache(maxsize=1)

@@ -31,7 +31,7 @@ from scipy.ndimage import gaussian_filter
 from . import detector as det
 from . import mask as msk
 
-__all__ = ["COLLIMATOR_ZERO_TAN", "FCFOV_HALF_DEG", "ZERO_RESPONSE_HALF_DEG", "pif",
+__all__ = ["COLLIMATOR_ZERO_TAN", "FCFOV_HALF_DEG", "ZERO_RESPONSE_HALF_DEG", "pif", "footprint_fractions",
            "collimator_transmission", "response_factor", "coding_fraction", "pif_for_source",
            "n_ideal"]
 
@@ -79,6 +79,20 @@ def _box_integrals(sat: np.ndarray, sz: float, sy: float) -> np.ndarray:
     gy = fy[None, :]
     corner = a * (1 - gz) * (1 - gy) + b * gz * (1 - gy) + c * (1 - gz) * gy + d * gz * gy
     return corner[1:, 1:] - corner[:-1, 1:] - corner[1:, :-1] + corner[:-1, :-1]
+
+
+def footprint_fractions(shift_z_mm: float, shift_y_mm: float, kind: str = "open") -> np.ndarray:
+    """Mean of the mask raster over the 128×128 detector pixel footprints shifted by (mm).
+
+    ``kind="open"``: the open fraction as the detector records it (blurred by the position
+    resolution) — the PIF of a direction whose shadow shift is ``D·tan``; ``kind="area"``:
+    the fraction over the mask area (open or closed). Used to resample the mask onto the
+    detector grid for decoding.
+    """
+    if kind not in ("open", "area"):
+        raise ValueError(f"kind must be 'open' or 'area', got {kind!r}")
+    cells = (det.PITCH_MM / msk.RASTER_MM) ** 2
+    return _box_integrals(_sat(kind), float(shift_z_mm), float(shift_y_mm)) / cells
 
 
 def pif(tan_z: float, tan_y: float) -> np.ndarray:
