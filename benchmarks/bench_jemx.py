@@ -81,18 +81,26 @@ def main() -> dict:
     def field(h, radius):
         return [(s.name, s.ra, s.dec) for s in sky_model().within(h["RA_SCX"], h["DEC_SCX"], radius)]
 
+    def best_of(f, n=3):  # the machine is shared: the fastest of a few runs is the cost
+        out = []
+        for _ in range(n):
+            t = time.perf_counter()
+            f()
+            out.append(time.perf_counter() - t)
+        return min(out)
+
     dec = {"jemx_no_iros": [], "jemx_iros": [], "isgri_no_iros": [], "isgri_iros": []}
-    for sid in ids[:10]:
+    for sid in ids[:10]:  # JEM-X and ISGRI alternate on the same ScWs, under the same load
         j = read_jemx(arch, sid, 1)
-        cat = field(j.header, 9.5)
-        decode_jemx(j, *BAND, iros=False)
-        t = time.perf_counter(); decode_jemx(j, *BAND, iros=False); dec["jemx_no_iros"].append(time.perf_counter() - t)
-        t = time.perf_counter(); decode_jemx(j, *BAND, catalog=cat); dec["jemx_iros"].append(time.perf_counter() - t)
+        jcat = field(j.header, 9.5)
         i = arch.read(sid)
-        cat = field(i.header, 16)
+        icat = field(i.header, 16)
+        decode_jemx(j, *BAND, iros=False)
         decode_scw(i, 20, 40, iros=False)
-        t = time.perf_counter(); decode_scw(i, 20, 40, iros=False); dec["isgri_no_iros"].append(time.perf_counter() - t)
-        t = time.perf_counter(); decode_scw(i, 20, 40, catalog=cat); dec["isgri_iros"].append(time.perf_counter() - t)
+        dec["jemx_no_iros"].append(best_of(lambda: decode_jemx(j, *BAND, iros=False)))
+        dec["isgri_no_iros"].append(best_of(lambda: decode_scw(i, 20, 40, iros=False)))
+        dec["jemx_iros"].append(best_of(lambda: decode_jemx(j, *BAND, catalog=jcat)))
+        dec["isgri_iros"].append(best_of(lambda: decode_scw(i, 20, 40, catalog=icat)))
     # Projection onto a mosaic grid (what a mosaic adds per ScW), ISGRI's on its own grid.
     from core.imaging.mosaic import project
 
@@ -103,8 +111,8 @@ def main() -> dict:
     for sid in ids[:5]:
         jimg = decode_jemx(read_jemx(arch, sid, 1), *BAND, iros=False)
         iimg = decode_scw(arch.read(sid), 20, 40, iros=False)
-        t = time.perf_counter(); project(jimg, jw, js); dec["jemx_project"].append(time.perf_counter() - t)
-        t = time.perf_counter(); project(iimg, iw, ishape); dec["isgri_project"].append(time.perf_counter() - t)
+        dec["jemx_project"].append(best_of(lambda: project(jimg, jw, js)))
+        dec["isgri_project"].append(best_of(lambda: project(iimg, iw, ishape)))
     res["decode_median_s"] = {k: _median(v) for k, v in dec.items()}
     res["decode_ratio_jemx_over_isgri"] = {
         "no_iros": res["decode_median_s"]["jemx_no_iros"] / res["decode_median_s"]["isgri_no_iros"],

@@ -171,16 +171,25 @@ def period_vectors_mm() -> np.ndarray:
     return out
 
 
+@functools.lru_cache(maxsize=1)
 def mask_extent_mm() -> float:
     """Largest distance of a point of the mask from its centre (a hexagon corner), mm."""
-    el = mask_elements()
-    return float(np.hypot(el["x_mm"], el["y_mm"]).max() + ELEMENT_PITCH_MM / _SQ3)
+    a, b, _, _ = _elements()
+    x, y = _axial_to_xy(a, b)
+    return float(np.hypot(x, y).max() + ELEMENT_PITCH_MM / _SQ3)
 
 
 def raster_edges_mm() -> np.ndarray:
     """Edges (mm) of the raster cells along either axis (the raster is square)."""
+    return _raster_edges().copy()
+
+
+@functools.lru_cache(maxsize=1)
+def _raster_edges() -> np.ndarray:
     n = _raster_half_cells()
-    return (np.arange(-n, n + 1)) * RASTER_MM
+    e = np.arange(-n, n + 1) * RASTER_MM
+    e.setflags(write=False)
+    return e
 
 
 def _raster_half_cells() -> int:

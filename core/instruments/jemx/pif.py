@@ -57,12 +57,17 @@ def _sat(kind: str) -> np.ndarray:
     return s
 
 
+@functools.lru_cache(maxsize=1)
+def _raster_frame() -> tuple[float, int]:
+    e = msk.raster_edges_mm()
+    return float(e[0]), int(e.size - 1)
+
+
 def _edge_coords(shift_mm: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Integer raster index and fraction of the pixel edges shifted by ``shift_mm``."""
     edges = (np.arange(det.N_PIX + 1) - det.CENTRE_INDEX - 0.5) * det.PITCH_MM + shift_mm
-    e0 = msk.raster_edges_mm()
-    u = (edges - e0[0]) / msk.RASTER_MM
-    n = e0.size - 1
+    first, n = _raster_frame()
+    u = (edges - first) / msk.RASTER_MM
     u = np.clip(u, 0.0, float(n))
     i = np.minimum(np.floor(u).astype(np.int64), n - 1)
     return i, u - i, u
