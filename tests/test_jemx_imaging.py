@@ -94,3 +94,14 @@ def test_images_are_tan_frames_about_the_pointing_and_iros_flux_is_the_model_rat
     expected = scw.livetime * w.sum() / np.count_nonzero(active_fraction() > 0)
     assert np.nanmax(img.exposure) == pytest.approx(expected, rel=0.01)
     assert np.nanmax(img.exposure) < scw.livetime
+
+
+def test_psf_width_matches_the_r90_constant_and_the_three_arcmin_resolution():
+    from core.instruments.jemx.catalog import R90_STAT_ARCMIN, error_radius_deg
+
+    s = jdec.psf_sigma_pix()
+    assert s == pytest.approx(0.88, abs=0.03)             # the σ behind R90_STAT_ARCMIN
+    fwhm_arcmin = 2.3548 * s * jdec.PIXEL_DEG * 60
+    assert 3.0 < fwhm_arcmin < 5.5                         # "≈ 3′" angular resolution
+    assert R90_STAT_ARCMIN == pytest.approx(2.146 * math.sqrt(2) * s * jdec.PIXEL_DEG * 60, rel=0.04)
+    assert float(error_radius_deg(10.0)) * 60 == pytest.approx(math.hypot(R90_STAT_ARCMIN / 10, 0.5))
