@@ -54,6 +54,9 @@ def cluster(tmp_path_factory):
         client = Client(addr, timeout="60s", set_as_default=False)
         client.wait_for_workers(2, timeout=120)
         yield {"address": addr, "client": client, "logs": logs}
+        from core.products.dask_runner import close_clients
+
+        close_clients()
         client.close()
     finally:
         for p in (worker, sched):

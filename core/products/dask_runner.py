@@ -21,13 +21,12 @@ times). A task that fails in Python is reported as that ScW's failure, as locall
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 import uuid
 from typing import Callable
 
-__all__ = ["scheduler_address", "get_client", "run_scws_dask", "dask_task"]
+__all__ = ["scheduler_address", "get_client", "close_clients", "run_scws_dask", "dask_task"]
 
 _CLIENT_LOCK = threading.Lock()
 
@@ -40,21 +39,31 @@ def scheduler_address() -> str | None:
     return addr or None
 
 
-@functools.lru_cache(maxsize=4)
-def _client(address: str):
-    from distributed import Client
-
-    # One client per process and scheduler; it reconnects by itself if the scheduler restarts.
-    return Client(address, set_as_default=False, timeout="30s")
+_OPEN: dict = {}
 
 
 def get_client(address: str | None = None):
-    """The process's client of ``address`` (default ``ODA_DASK_SCHEDULER``)."""
+    """The process's client of ``address`` (default ``ODA_DASK_SCHEDULER``), made once."""
     address = address or scheduler_address()
     if not address:
         raise RuntimeError("ODA_DASK_SCHEDULER is not set")
     with _CLIENT_LOCK:
-        return _client(address)
+        client = _OPEN.get(address)
+        if client is None or client.status in ("closed", "closing"):
+            from distributed import Client
+
+            # It reconnects by itself if the scheduler restarts.
+            client = _OPEN[address] = Client(address, set_as_default=False, timeout="30s")
+        return client
+
+
+def close_clients() -> None:
+    """Close this process's clients (before their scheduler goes away, e.g. after a test)."""
+    with _CLIENT_LOCK:
+        clients = list(_OPEN.values())
+        _OPEN.clear()
+    for c in clients:
+        c.close()
 
 
 def dask_task(task, scw_id: str, args: tuple, context: tuple[str, str, str]):
