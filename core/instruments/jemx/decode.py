@@ -288,8 +288,9 @@ def psf_sigma_pix() -> float:
     """Gaussian σ (image pixels) of the decoded main lobe of an on-axis source.
 
     Measured once from the decoded noise-free on-axis PIF (second moment of the central
-    5×5 pixels above the sidelobe level): ≈ 1.0 pixel, i.e. a FWHM of ≈ 4.7′ (mask element
-    3.3 mm ⊗ pixel 2 mm ⊗ position resolution 1.5 mm over 3.4 m).
+    5×5 pixels above the sidelobe level): 0.88 pixel, i.e. a FWHM of 4.2′ (mask element
+    3.3 mm ⊗ pixel 2 mm ⊗ position resolution 1.5 mm over 3.4 m; "≈ 3′" is the element's
+    angle alone).
     """
     w = det.ideal_efficiency()
     wt = _weight_terms(w)

@@ -7,7 +7,7 @@ the pixel's footprint shifted to the mask plane (``x + D·t``), with the mask ra
 geometric shadow convolved with its position response). The integral is exact for the
 rasterised mask: a summed-area table of the raster, interpolated bilinearly, gives the
 integral over any axis-aligned rectangle, so one PIF costs four table look-ups per pixel
-corner (≈ 1 ms) whatever the direction.
+corner (≈ 2 ms) whatever the direction.
 
 Collimator: JEM-X has a square-cell collimator above the detector whose response falls
 linearly with the off-axis tangent along each cell axis; its zero-response tangent
