@@ -77,15 +77,28 @@ def detect_sources(images, *, threshold: float = 7.0, catalog=None, unit: int = 
             cat.append((str(item[0]), float(item[1]), float(item[2])))
     rows = []
     n_new = 0
+    used: set[int] = set()
+    found = []
     for iy, ix in find_peaks(sig, threshold):
         fx, fy, _ = fit_peak(sig, iy, ix, psf_sigma_pix())
         snr = float(sig[iy, ix])
         flux, flux_err = float(inten[iy, ix]), float(math.sqrt(var[iy, ix])) if var[iy, ix] > 0 else math.nan
         ra, dec = (float(v) for v in images.wcs.pixel_to_world_values(fx, fy))
-        for s in iros:
-            if math.hypot(s.get("iz", -99) - fy, s.get("iy", -99) - fx) <= 1.5 and s["snr"] > 0:
+        for k, s in enumerate(iros):
+            if k not in used and math.hypot(s.get("iz", -99) - fy, s.get("iy", -99) - fx) <= 1.5 and s["snr"] > 0:
                 ra, dec, flux, flux_err, snr = s["ra"], s["dec"], s["flux"], s["flux_err"], max(snr, s["snr"])
+                used.add(k)
                 break
+        found.append((iy, ix, ra, dec, snr, flux, flux_err))
+    # IROS sources above the threshold in the covered field whose put-back peak the image
+    # search missed (blended with a neighbour, or on a coverage edge): listed from their fit.
+    for k, s in enumerate(iros):
+        iz, iy = int(round(s.get("iz", -1))), int(round(s.get("iy", -1)))
+        if k in used or s["snr"] < threshold or not (0 <= iz < sig.shape[0] and 0 <= iy < sig.shape[1]):
+            continue
+        if covered[iz, iy]:
+            found.append((iz, iy, s["ra"], s["dec"], s["snr"], s["flux"], s["flux_err"]))
+    for iy, ix, ra, dec, snr, flux, flux_err in found:
         r90 = float(error_radius_deg(snr))
         name = None
         if cat:

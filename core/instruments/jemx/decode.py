@@ -427,7 +427,7 @@ def _finish(dec: Decoder, intensity, variance):
 
 
 def decode_shadowgram(shd: JemxShadowgram, header, *, scw_id: str = "", catalog=None, iros: bool = True,
-                      iros_threshold: float = 6.0, max_sources: int = 10) -> SkyImages:
+                      iros_threshold: float = 6.0, max_sources: int = 10, refine_catalog: bool = False) -> SkyImages:
     """Decode a shadowgram (see :func:`decode_jemx`)."""
     dec = Decoder(shd)
     templates = background_templates(shd.unit, shd.revolution)
@@ -437,7 +437,7 @@ def decode_shadowgram(shd: JemxShadowgram, header, *, scw_id: str = "", catalog=
         from .iros import run_iros
 
         res = run_iros(dec, scw_attitude(header), templates, catalog=catalog, threshold=iros_threshold,
-                       max_sources=max_sources)
+                       max_sources=max_sources, refine_catalog=refine_catalog)
         intensity, variance, removed = res.intensity, res.variance, res.sources
         extra["background_coefficients"] = [float(c) for c in res.background_coefficients]
     else:
@@ -456,13 +456,14 @@ def decode_shadowgram(shd: JemxShadowgram, header, *, scw_id: str = "", catalog=
 
 
 def decode_jemx(scw, e1_keV: float = 3.0, e2_keV: float = 20.0, *, catalog=None, iros: bool = True,
-                iros_threshold: float = 6.0, max_sources: int = 10) -> SkyImages:
+                iros_threshold: float = 6.0, max_sources: int = 10, refine_catalog: bool = False) -> SkyImages:
     """Sky images of one JEM-X ScW (:class:`.files.JemxScw`) in a band (keV, PI grid).
 
     Returns :class:`core.imaging.types.SkyImages` on :func:`scw_wcs` (417×417 pixels of
     2.02′): intensity in on-axis cts/s, variance, significance, exposure; ``meta`` with the
-    IROS sources (name, ra, dec, flux, flux_err, snr, catalog, ...).
+    IROS sources (name, ra, dec, flux, flux_err, snr, catalog, ...). With ``refine_catalog``
+    IROS fits the positions of the catalogue sources in the field too.
     """
     shd = shadowgram(scw, e1_keV, e2_keV)
     return decode_shadowgram(shd, scw.header, scw_id=scw.scw_id, catalog=catalog, iros=iros,
-                             iros_threshold=iros_threshold, max_sources=max_sources)
+                             iros_threshold=iros_threshold, max_sources=max_sources, refine_catalog=refine_catalog)

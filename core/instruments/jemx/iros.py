@@ -26,10 +26,13 @@ from ...imaging.detect import fit_peak
 from .decode import LAG_SHAPE, N_IDEAL, PIXEL_TAN, lag_to_tan, psf_model, psf_sigma_pix, tan_to_lag, wls
 from .pif import pif as compute_pif, response_factor
 
-__all__ = ["CATALOG_THRESHOLD", "IrosSource", "IrosResult", "source_template", "fit_sources", "run_iros"]
+__all__ = ["CATALOG_THRESHOLD", "MIN_OUTSIDE_PIF", "IrosSource", "IrosResult", "source_template", "fit_sources", "run_iros"]
 
 #: Residual significance from which a catalogue source in the field is fitted.
 CATALOG_THRESHOLD = 4.0
+#: Mean PIF over the good pixels from which a catalogue source outside the imaged field is
+#: modelled (a fully coded source has ≈ 0.25; below this its column is too poorly constrained).
+MIN_OUTSIDE_PIF = 0.002
 _EXCLUDE_PX = 3.0
 _GN_STEP = 0.25 * PIXEL_TAN
 
@@ -144,8 +147,13 @@ def _catalog_entries(catalog):
 
 
 def run_iros(decoder, attitude, templates, *, catalog=None, threshold: float = 6.0, max_sources: int = 10,
-             catalog_threshold: float = CATALOG_THRESHOLD) -> IrosResult:
-    """Iterative removal of sources on one decoded JEM-X shadowgram (see the module docstring)."""
+             catalog_threshold: float = CATALOG_THRESHOLD, refine_catalog: bool = False) -> IrosResult:
+    """Iterative removal of sources on one decoded JEM-X shadowgram (see the module docstring).
+
+    ``refine_catalog``: also fit the positions of the catalogue sources in the imaged field
+    (as OSA's JEM-X source lists report fitted RA_OBJ/DEC_OBJ); by default they stay at the
+    catalogue positions.
+    """
     shd = decoder.shd
     valid = decoder.wt.valid
     tpl = _Templates(shd)
@@ -158,10 +166,18 @@ def run_iros(decoder, attitude, templates, *, catalog=None, threshold: float = 6
         iz, iy = (int(round(float(v))) for v in tan_to_lag(tz, ty))
         if 0 <= iz < LAG_SHAPE[0] and 0 <= iy < LAG_SHAPE[1] and valid[iz, iy]:
             cands.append((name, ra, dec, tz, ty, iz, iy))
+        elif float(compute_pif(tz, ty)[tpl.good].mean()) >= MIN_OUTSIDE_PIF and float(response_factor(tz, ty)) > 0:
+            # Outside the imaged field (coding < MIN_CODING) but still casting a shadow on part
+            # of the detector, through the collimator's wings: it cannot be seen in the image,
+            # yet a bright one (GX 5-1 6° off axis) would leave a structured residual across it.
+            # Modelled in detector space from the start, like the background.
+            # Kept at the end only if it stands out (SNR ≥ 1.5), else refitted without it.
+            sources.append(IrosSource(name, tz, ty, True, 3.0, ra=ra, dec=dec))
     model, bcoef, mvar = fit_sources(shd, sources, templates, tpl=tpl)
     vsearch = decoder.search_variance()
     n_new = 0
-    while len(sources) < max(int(max_sources), 0):
+    n_outside = len(sources)
+    while len(sources) - n_outside < max(int(max_sources), 0):
         inten, _ = decoder.decode(shd.counts - model, with_variance=False)
         with np.errstate(divide="ignore", invalid="ignore"):
             sig = np.where(valid & (vsearch > 0), inten / np.sqrt(vsearch), -np.inf)
@@ -173,7 +189,7 @@ def run_iros(decoder, attitude, templates, *, catalog=None, threshold: float = 6
         if best is not None:
             name, ra, dec, tz, ty, _, _ = cands.pop(best[1])
             sources.append(IrosSource(name, tz, ty, True, catalog_threshold, ra=ra, dec=dec))
-            refine = []
+            refine = [len(sources) - 1] if refine_catalog else []
         else:
             masked = sig.copy()
             for s in sources:
@@ -192,7 +208,8 @@ def run_iros(decoder, attitude, templates, *, catalog=None, threshold: float = 6
             refine = [len(sources) - 1]
         model, bcoef, mvar = fit_sources(shd, sources, templates, refine=refine, tpl=tpl, m0=mvar)
     if sources:
-        refine = [j for j, s in enumerate(sources) if not s.catalog]
+        refine = [j for j, s in enumerate(sources)
+                  if not s.catalog or (refine_catalog and j >= n_outside)]
         model, bcoef, mvar = fit_sources(shd, sources, templates, refine=refine, n_gn=3, tpl=tpl, m0=mvar)
         keep = [s for s in sources if s.snr >= 0.5 * s.threshold]
         if len(keep) < len(sources):
@@ -202,8 +219,8 @@ def run_iros(decoder, attitude, templates, *, catalog=None, threshold: float = 6
     out = []
     for s in sources:
         iz, iy = (float(v) for v in tan_to_lag(s.tan_z, s.tan_y))
-        inten = inten + psf_model(inten.shape, iz, iy, s.flux)
-        if not s.catalog or not math.isfinite(s.ra):
+        inten = inten + psf_model(inten.shape, iz, iy, s.flux)  # (off the covered field: NaN'd later)
+        if not s.catalog or not math.isfinite(s.ra) or (refine_catalog and s.threshold == catalog_threshold):
             ra, dec = attitude.from_instrument(s.tan_z, s.tan_y)
             s.ra, s.dec = float(ra), float(dec)
         out.append({"name": s.name, "ra": float(s.ra), "dec": float(s.dec), "flux": s.flux, "flux_err": s.flux_err,
