@@ -150,6 +150,8 @@ def main() -> dict:
             mos = mb.result()
             warm.append(time.perf_counter() - t)
         res["mosaic_warm_s"] = _median(warm)
+        res["warm_equals_cold"] = bool(np.allclose(np.nan_to_num(mos.significance), np.nan_to_num(cold.significance),
+                                                   rtol=1e-5, atol=1e-5))
     x, y = (float(v) for v in wcs.world_to_pixel_values(crab.ra, crab.dec))
     sig = mos.significance
     res["crab_mosaic_significance"] = float(np.nanmax(sig[int(round(y)) - 2:int(round(y)) + 3,
