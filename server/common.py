@@ -153,6 +153,8 @@ def handle_unexpected(exc: Exception):
     if isinstance(exc, QueryError):
         err = ApiError.from_query_error(exc)
         return json_response(err.body(), err.status)
+    if isinstance(exc, RecursionError):  # a nested input that slipped past the JSON bounds
+        return json_response(error_body(400, "input nested too deeply", "body", "fewer levels of nesting"), 400)
     log.exception("unhandled error on %s", request.path)
     return json_response(error_body(500, "internal error; the request was logged"), 500)
 
@@ -198,6 +200,11 @@ class ProductCache:
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
         return res
+
+    def peek(self, pid: str):
+        """The cached result for ``pid`` or None (nothing loaded, LRU order unchanged)."""
+        with self._lock:
+            return self._items.get(pid)
 
     def clear(self) -> None:
         with self._lock:

@@ -116,7 +116,7 @@ def run_analysis():
                           products={})
         return json_response(body, 400)
     try:
-        auth.check_rights(query, values.get("integral_data_rights"), auth.token_from_request(request, values))
+        query = auth.authorize(query, values.get("integral_data_rights"), auth.token_from_request(request, values))
     except ApiError as exc:
         body = exc.body()
         body.update(query_status="failed", exit_status=_exit_status(1, body["error"], body["error"]),
