@@ -54,6 +54,12 @@ def _warm() -> None:
         get_archive().history
     except Exception:  # a broken archive shows on the page, per request, with its reason
         pass
+    import threading
+
+    from server.jobs import get_runner
+
+    # Jobs left "running" by a process that died (a killed server) read as failed at once.
+    threading.Thread(target=get_runner().reap_dead, name="oda-reap-jobs", daemon=True).start()
 
 
 _warm()

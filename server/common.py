@@ -42,6 +42,8 @@ class ApiError(Exception):
         self.field = field
         self.allowed = allowed
         self.extra = extra
+        #: Extra response headers (e.g. ``Retry-After`` of a 429).
+        self.headers: dict = {}
 
     @classmethod
     def from_query_error(cls, exc: QueryError) -> "ApiError":
@@ -125,7 +127,7 @@ def register_error_handlers(app) -> None:
     from werkzeug.exceptions import HTTPException
 
     def handle_api_error(exc: ApiError):
-        return json_response(exc.body(), exc.status)
+        return json_response(exc.body(), exc.status, exc.headers)
 
     def handle_http(exc: HTTPException):
         if not is_api_path(request.path):
@@ -147,7 +149,7 @@ def handle_unexpected(exc: Exception):
     from werkzeug.exceptions import HTTPException
 
     if isinstance(exc, ApiError):
-        return json_response(exc.body(), exc.status)
+        return json_response(exc.body(), exc.status, exc.headers)
     if isinstance(exc, HTTPException):
         return _handle_http(exc)
     if isinstance(exc, QueryError):
@@ -205,6 +207,10 @@ class ProductCache:
         """The cached result for ``pid`` or None (nothing loaded, LRU order unchanged)."""
         with self._lock:
             return self._items.get(pid)
+
+    def drop(self, pid: str) -> None:
+        with self._lock:
+            self._items.pop(pid, None)
 
     def clear(self) -> None:
         with self._lock:

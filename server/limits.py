@@ -73,7 +73,7 @@ def install(app) -> None:
         return _too_large(body_limit(request.path))
 
     def _api_error(exc: ApiError):
-        return json_response(exc.body(), exc.status)
+        return json_response(exc.body(), exc.status, exc.headers)
 
     def _recursion(exc):  # a nested structure that slipped past a parser: the client's fault
         return json_response(error_body(400, "input nested too deeply", "body",
