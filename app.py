@@ -84,6 +84,9 @@ def _security_headers(response):
 import server as _server  # noqa: E402
 
 _server.register(server)
+from server import dash_guard  # noqa: E402
+
+dash_guard.install(server, app)
 
 
 if __name__ == "__main__":
