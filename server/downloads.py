@@ -31,7 +31,7 @@ from flask import Response, request
 
 from .common import ApiError, api_blueprint, clean_message, jsonable, product_cache
 
-__all__ = ["bp", "MIME_TYPES", "file_url"]
+__all__ = ["bp", "MIME_TYPES", "file_url", "verified", "clear_caches", "build_zip"]
 
 bp = api_blueprint("downloads", __name__)
 
@@ -101,15 +101,6 @@ class _VerifiedBytes:
                     self._size -= len(data)
         return hit
 
-    def digest(self, key: str, name: str) -> str | None:
-        with self._lock:
-            hit = self._items.get((key, name))
-        if hit is not None:
-            return hit[1]
-        from core.products.store import get_store
-
-        return get_store().digests(key).get(name)
-
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
@@ -138,20 +129,16 @@ def _gone(name: str, product_id: str | None) -> ApiError:
 
 def _send_stored(path: Path, name: str, product_id: str | None = None) -> Response:
     """A stored file, verified, tagged by its content hash (304 when the client has it)."""
-    key, fname = _entry_of(path)
-    digest = verified.digest(key, fname)
-    if digest is None:
-        raise _gone(name, product_id)
-    etag = digest[:32]
-    hit = _not_modified(etag)
-    if hit is not None:
-        return hit
-    got = verified.get(key, fname)
+    got = verified.get(*_entry_of(path))
     if got is None:
         raise _gone(name, product_id)
     data, digest = got
+    etag = digest[:32]
+    hit = _not_modified(etag)  # only ever for bytes that were just verified or are held verified
+    if hit is not None:
+        return hit
     resp = Response(data, mimetype=_mime(name))
-    return _finish(resp, digest[:32], name)
+    return _finish(resp, etag, name)
 
 
 @bp.route("/products/<product_id>/figure.png", methods=["GET"])
@@ -216,6 +203,13 @@ class _ZipCache:
 
 
 _zips = _ZipCache()
+
+
+def clear_caches() -> None:
+    """Forget every verified file and zip held in memory (they are re-read and re-checked)."""
+    verified.clear()
+    with _zips._lock:
+        _zips._items.clear()
 
 
 #: Member dates of every zip (the DOS epoch, as reproducible builds use): same files, same bytes.

@@ -325,6 +325,11 @@ class JobRunner:
         self._pool.submit(self._run_and_release, query, jid)
         return rec
 
+    def queued(self) -> int:
+        """Jobs this runner has queued or is running."""
+        with self._lock:
+            return len(self._queued)
+
     def _admit(self, jid: str, client: str) -> None:
         from core.config import get_limits
 
