@@ -33,9 +33,11 @@ def load(ref: dict | None):
     if not ref or not ref.get("job_id"):
         return None
     try:
-        return product_cache.get(ref["job_id"])
+        res = product_cache.get(ref["job_id"])
     except (ApiError, QueryError):
         return None
+    # The page has no token: a private product's id sent to it shows nothing.
+    return res if res.query.integral_data_rights == "public" else None
 
 
 def _base_url() -> str:
