@@ -288,6 +288,20 @@ class JobRunner:
                 n += 1
         return n
 
+    def abandon(self, reason: str = "the server was stopped; submit again") -> int:
+        """Mark failed the jobs this process is running or queueing (it is about to exit)."""
+        with self._lock:
+            active = list(self._active.values()) if self._pid == os.getpid() else []
+        for rec, lock in active:
+            with lock:
+                if rec.get("status") in ACTIVE:
+                    rec.update(status="failed", message=reason, finished_at=time.time())
+                    try:
+                        self.jobs.write(rec)
+                    except OSError:
+                        pass
+        return len(active)
+
     def _mark_dead(self, rec: dict) -> dict:
         with self.jobs.lock(rec["job_id"]):
             cur = self.jobs.read(rec["job_id"])

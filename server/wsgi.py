@@ -2,8 +2,8 @@
 
 ``python app.py`` calls :func:`serve`: waitress on ``ODA_HOST:ODA_PORT`` (default
 127.0.0.1:8050) with ``ODA_THREADS`` threads (default 8), bodies above the largest request
-bound refused by waitress itself, and SIGTERM ending the process cleanly (worker processes
-exit with it). Any other WSGI server can serve ``app:server`` the same way (e.g.
+bound refused by waitress itself, and SIGTERM ending the process at once (the jobs it was
+running are marked failed; worker processes exit with it). Any other WSGI server can serve ``app:server`` the same way (e.g.
 ``gunicorn -w 4 app:server``); the access log is then that server's.
 
 The access log (logger ``oda.access``, one line per request: client, method, path, query,
@@ -75,8 +75,18 @@ class AccessLog:
                      target[:2000], seen.get("status", "-"), seen.get("bytes", "-"), time.perf_counter() - t0)
 
 
-def _on_sigterm(signum, frame):  # leave through SystemExit: atexit handlers shut the pools down
-    raise SystemExit(0)
+def _on_sigterm(signum, frame):
+    # Leave at once: a clean interpreter exit would first join the job threads, i.e. wait
+    # for every running product. Their records say why they stopped; worker processes
+    # notice that their parent is gone and exit too.
+    try:
+        from .jobs import get_runner
+
+        n = get_runner().abandon()
+        logging.getLogger("oda").warning("SIGTERM: stopping (%d running jobs marked failed)", n)
+        logging.shutdown()
+    finally:
+        os._exit(0)
 
 
 def serve(flask_app, host: str | None = None, port: int | None = None, threads: int | None = None) -> None:

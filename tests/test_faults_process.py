@@ -243,12 +243,20 @@ def test_faults_against_real_server(dirs, sacrificial):
             time.sleep(0.5)
             assert sacrificial.poll() is None
 
-        # SIGTERM: the server exits and so do its workers.
+        # SIGTERM mid-job: the server exits at once, its job reads failed, its workers exit.
+        jid4 = _submit(b.url, {**body, "scw_list": ",".join(_fresh_scws(4))})
+        _wait_job(b.url, jid4, 120, until=lambda rec: rec["status"] == "progress")
         kids = b.descendants()
         assert b.workers()
+        t0 = time.time()
         b.proc.terminate()
         b.proc.wait(20)
+        assert time.time() - t0 < 10
         assert not _wait_gone(kids, 5.0), "worker processes outlived the server after SIGTERM"
+        from server.jobs import JobStore
+
+        rec = JobStore(dirs / "cache" / "jobs").read(jid4)
+        assert rec["status"] == "failed" and "stopped" in rec["message"], rec
         text = b.log_text() + a.log_text()
         assert "SECRET-TOKEN-VALUE-123" not in text and "token=<redacted>" in text
     finally:
