@@ -348,3 +348,37 @@ def test_page_job_process_exits_with_its_server(tmp_path):
         assert not job.is_running() or job.status() == psutil.STATUS_ZOMBIE
     finally:
         server.kill()
+
+
+# -- 4: a worker killed mid-task ------------------------------------------------------------------
+def _dies_once(scw_id, marker_dir, *, archive, store):
+    """``kill-*`` ScWs kill their own worker (as kill -9 or the OOM killer would): ``kill-once-*``
+    the first time only, ``kill-always-*`` every time; the others take a moment."""
+    import signal
+    from pathlib import Path
+
+    marker = Path(marker_dir) / scw_id
+    if scw_id.startswith("kill-always") or (scw_id.startswith("kill-once") and not marker.exists()):
+        marker.touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(0.5)
+    return scw_id, "calculated"
+
+
+def test_broken_worker_pool_is_replaced_and_the_scw_retried_once(tmp_path):
+    from core.archive.store import get_archive
+    from core.products.scw_runner import pool, run_scws
+    from core.products.store import get_store
+
+    def run(ids):
+        got = []
+        statuses = run_scws(_dies_once, [(i, (str(tmp_path),)) for i in ids], accept=got.append, workers=2,
+                            archive=get_archive(), store=get_store())
+        return sorted(got), {s.scw_id: s.status for s in statuses}
+
+    got, by_id = run(["kill-once-a", "b", "c"])
+    assert got == ["b", "c", "kill-once-a"] and set(by_id.values()) == {"calculated"}
+    got, by_id = run(["kill-always-x", "d", "e"])
+    assert by_id["kill-always-x"] == "failed: the worker process died while computing ScW kill-always-x (retried once)"
+    assert got == ["d", "e"] and by_id["d"] == by_id["e"] == "calculated"
+    assert pool(2).submit(int, "7").result(timeout=60) == 7  # later work runs on a working pool

@@ -11,8 +11,9 @@ most two tasks per worker are in flight, which keeps the parent's memory flat. W
 when the process that started them dies, however it dies.
 
 A worker that dies (``kill -9``, the out-of-memory killer) breaks its pool: the pool is
-replaced and every ScW that was in flight is run again once; a ScW whose second attempt
-also loses its worker is reported ``failed: the worker process died while computing ScW …``.
+replaced and every ScW that was in flight is run again once, alone (so that a second break
+is that ScW's own); a ScW whose second attempt also loses its worker is reported
+``failed: the worker process died while computing ScW …`` and the others go on.
 """
 
 from __future__ import annotations
@@ -199,14 +200,16 @@ def run_scws(task: Callable, items, *, accept: Callable, progress=None, cancel=N
         pending[fut] = (scw_id, args, attempt)
 
     while True:
-        while len(pending) < 2 * workers:
-            if retries:
+        if retries:
+            # After a break, ScWs run again one at a time: a second break is that ScW's own.
+            if not pending:
                 submit(*retries.popleft())
-                continue
-            nxt = next(it, None)
-            if nxt is None:
-                break
-            submit(nxt[0], tuple(nxt[1]), 0)
+        else:
+            while len(pending) < 2 * workers:
+                nxt = next(it, None)
+                if nxt is None:
+                    break
+                submit(nxt[0], tuple(nxt[1]), 0)
         if not pending:
             break
         done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
