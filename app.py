@@ -26,8 +26,8 @@ import os
 import dash
 
 from callbacks import register as register_callbacks
-from core.config import deployment_secret
 from callbacks.manager import background_manager
+from core.config import deployment_secret
 from layouts.page import page_layout, shell
 
 background_callback_manager, celery_app = background_manager()
