@@ -106,7 +106,8 @@ def deployment_secret() -> bytes:
     env = os.environ.get("ODA_SECRET_KEY", "")
     if env:
         return env.encode()
-    data_dir = ensure_private_dir(get_settings().data_dir)
+    data_dir = get_settings().data_dir
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = data_dir / "secret_key"
     for _ in range(50):
         try:
