@@ -291,10 +291,10 @@ class JobRunner:
     def abandon(self, reason: str = "the server was stopped; submit again") -> int:
         """Mark failed the jobs this process is running or queueing (it is about to exit)."""
         with self._lock:
-            active = list(self._active.values()) if self._pid == os.getpid() else []
-        for rec, lock in active:
+            active = list(self._active.items()) if self._pid == os.getpid() else []
+        for jid, (rec, lock) in active:
             with lock:
-                if rec.get("status") in ACTIVE:
+                if self._active.get(jid, (None,))[0] is rec and rec.get("status") in ACTIVE:
                     rec.update(status="failed", message=reason, finished_at=time.time())
                     try:
                         self.jobs.write(rec)
@@ -423,10 +423,12 @@ class JobRunner:
         while self._pid == pid:
             time.sleep(HEARTBEAT_S)
             with self._lock:
-                active = list(self._active.values())
-            for rec, lock in active:
+                active = list(self._active.items())
+            for jid, entry in active:
+                rec, lock = entry
                 with lock:
-                    if rec.get("status") in ACTIVE:
+                    # Only the record still tracked, still running: never an older copy.
+                    if self._active.get(jid) is entry and rec.get("status") in ACTIVE:
                         try:
                             self.jobs.write(rec)
                         except OSError:  # a full disk: the next beat tries again
@@ -434,7 +436,9 @@ class JobRunner:
 
     def _track(self, rec: dict) -> None:
         with self._lock:
-            self._active[rec["job_id"]] = (rec, threading.Lock())
+            old = self._active.get(rec["job_id"])
+            # One lock per job, kept when the queued record is replaced by the running one.
+            self._active[rec["job_id"]] = (rec, old[1] if old else threading.Lock())
             if self._heartbeat is None or not self._heartbeat.is_alive():
                 self._heartbeat = threading.Thread(target=self._beat, name="oda-job-heartbeat", daemon=True)
                 self._heartbeat.start()
