@@ -161,12 +161,12 @@ def __getattr__(name):  # JsonDisk / OwnJobsManager without importing diskcache 
 
 def background_manager():
     """(manager, celery_app or None) for the configured backend."""
-    broker = os.environ.get("ODA_CELERY_BROKER", "").strip()
-    if broker:
-        from celery import Celery
+    from server.celery_jobs import get_celery
+
+    celery_app = get_celery()  # ODA_CELERY_BROKER: one Celery app for page and API jobs
+    if celery_app is not None:
         from dash import CeleryManager
 
-        celery_app = Celery(__name__, broker=broker, backend=os.environ.get("ODA_CELERY_BACKEND", broker))
         return CeleryManager(celery_app), celery_app
     import diskcache
 

@@ -44,6 +44,7 @@ from core.errors import QueryError
 from core.products.run import Cancelled, ProductResult, load_product, product_id, run_product
 from core.query import Query
 
+from .celery_jobs import QUEUE_OWNER, broker_url
 from .common import ApiError
 
 __all__ = ["JobStore", "JobRunner", "get_runner", "ACTIVE", "STALE_AFTER", "HEARTBEAT_S", "HEARTBEAT_STALE_S",
@@ -194,6 +195,10 @@ def is_alive(record: dict | None) -> bool:
     if not record or record["status"] not in ACTIVE:
         return False
     owner = record.get("owner")
+    if isinstance(owner, dict) and owner.get("host") == QUEUE_OWNER:
+        from .celery_jobs import queued_alive
+
+        return queued_alive(record["job_id"], float(record["updated_at"]))
     alive = owner_alive(owner)
     if alive is not None:
         return alive
@@ -328,6 +333,8 @@ class JobRunner:
             done = self._done_record(query, jid, rec)
             if done is not None:
                 return done
+            if broker_url():
+                return self._enqueue(query, jid)
             self._admit(jid, client or client_key())
             try:
                 rec = self.jobs.write(self._record(query, jid, "submitted"))
@@ -338,6 +345,53 @@ class JobRunner:
                 raise
         self._pool.submit(self._run_and_release, query, jid)
         return rec
+
+    def _enqueue(self, query: Query, jid: str) -> dict:
+        """Queue the job on Celery (called under the job's lock): the queue owns its record
+        until a worker takes it, so the job outlives this web process."""
+        from core.config import get_limits
+
+        from .celery_jobs import enqueue, queue_length
+
+        queued = queue_length()
+        limit = get_limits().max_queued
+        if queued >= limit:
+            retry = max(5, queued)
+            raise QueueFull(f"the job queue holds {queued} jobs, at most {limit} (ODA_MAX_QUEUED); "
+                            f"retry in {retry} s", retry)
+        rec = self._record(query, jid, "submitted")
+        rec["owner"] = {"host": QUEUE_OWNER, "pid": None, "start": None}
+        rec["pid"] = None
+        self.jobs.clear_cancel(jid)
+        self.jobs.write(rec)
+        enqueue(query.to_params(), jid)
+        return rec
+
+    def run_celery_job(self, query: Query, jid: str) -> None:
+        """Body of the Celery task: run the job here unless it is done or another process
+        already runs it (a message delivered twice computes once)."""
+        self._state()
+        with self.jobs.lock(jid):
+            rec = self.jobs.read(jid)
+            owner = (rec or {}).get("owner") or {}
+            if rec is not None and owner.get("host") != QUEUE_OWNER and is_alive(rec):
+                return
+            if self._done_record(query, jid, rec) is not None:
+                return
+            if rec is None or rec["status"] not in ACTIVE:
+                rec = self._record(query, jid, "submitted")
+            if self.jobs.cancel_requested(jid):
+                rec.update(status="cancelled", finished_at=time.time(), message="cancelled before it started")
+                self.jobs.write(rec)
+                self.jobs.clear_cancel(jid)
+                return
+            owner = this_owner()
+            rec.update(owner=owner, pid=owner["pid"])
+            self.jobs.write(rec)
+        try:
+            self._execute(query, rec, None)
+        except Exception:  # recorded in the job
+            pass
 
     def queued(self) -> int:
         """Jobs this runner has queued or is running."""
