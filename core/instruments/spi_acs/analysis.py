@@ -13,8 +13,9 @@ Works on the raw 50 ms counts around a trigger time ``T0`` (times in s from T0):
 3. **Excess**: S/N = (C − B) / √(F·B) of sums over 0.1–16 s windows sliding
    through the search window; the best one gives the peak time and time scale.
 4. **Duration and fluence**: T90 from the cumulative net counts of the search window
-   (5% and 95%); net counts over T05 − T90/4 … T95 + T90/4 (for S/N < 10, where the
-   cumulative is noise-dominated: over twice the best window), converted to erg/cm² in
+   (5% and 95%, near the peak); net counts over T05 − T90/2 … T95 + T90 (for S/N < 10,
+   where the cumulative is noise-dominated: from 2 best windows before the peak to 4
+   after), converted to erg/cm² in
    E1–E2 keV through the shield's response for the chosen spectrum and direction.
 5. **Upper limit**: for fixed intervals centred on T0 (1 s and 8 s by default), the
    one-sided 95% limit ``max(n, 0) + 1.645 σ`` on the net counts (it covers the truth in
@@ -177,7 +178,11 @@ def analyse(t_rel: np.ndarray, counts: np.ndarray, good: np.ndarray, *, search=N
 
     # -- duration (T90) and fluence
     if detected and len(idx):
-        a, b = idx[0], idx[-1] + 1
+        # The cumulative is taken near the peak (10 windows before, 20 after): over the whole
+        # search window its random walk would move T05/T95 of a short burst by seconds.
+        w = best["timescale_s"]
+        a = max(idx[0], int(np.searchsorted(t, best["t_s"] - 10 * w)))
+        b = min(idx[-1] + 1, int(np.searchsorted(t, best["t_s"] + 20 * w)))
         net = np.where(good[a:b], counts[a:b] - bkg[a:b], 0.0)
         cum = np.cumsum(net)
         total = cum.max()
@@ -186,12 +191,12 @@ def analyse(t_rel: np.ndarray, counts: np.ndarray, good: np.ndarray, *, search=N
         t90 = t95 - t5
         out["t90"] = {"t05_s": t5, "t95_s": t95, "T90_s": t90}
         if interval is None and best["snr"] >= 10.0:
-            pad = max(0.25 * t90, best["timescale_s"])
-            interval = (max(t5 - pad, s0), min(t95 + pad, s1))
+            # Padded so that the 5% tails are in: a FRED's decay beyond T95 + T90 is < 0.5%.
+            interval = (max(t5 - max(0.5 * t90, w), s0), min(t95 + max(t90, 2 * w), s1))
         elif interval is None:
-            # A weak excess: the cumulative is noise-dominated; integrate twice the best window.
-            w = best["timescale_s"]
-            interval = (max(best["t_s"] - w, s0), min(best["t_s"] + w, s1))
+            # A weak excess: the cumulative is noise-dominated; integrate around the best window,
+            # longer after it (bursts decay more slowly than they rise).
+            interval = (max(best["t_s"] - 2 * w, s0), min(best["t_s"] + 4 * w, s1))
     if interval is not None:
         i0 = int(np.searchsorted(t, interval[0]))
         i1 = int(np.searchsorted(t, interval[1]))
