@@ -93,6 +93,10 @@ def _selection_note(q):
     from core.archive.store import get_archive
     from core.config import get_settings
 
+    if q.instrument == "spi_acs":  # no science windows: the whole sky's rate in T1..T2
+        from core.instruments.spi_acs.product import query_note
+
+        return query_note(q)
     try:
         from core.archive.selection import check_limits
 

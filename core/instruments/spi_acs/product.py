@@ -32,10 +32,20 @@ from .analysis import analyse, background_model
 from .archive import ACS_VERSION, BIN_S, read_counts
 
 __all__ = ["PRODUCT_VERSION", "make_lightcurve", "load_lightcurve", "lightcurve_png", "read_lc_fits",
-           "reproduce_command", "LC_FILE"]
+           "reproduce_command", "query_note", "LC_FILE"]
 
 PRODUCT_VERSION = f"acs-lc1-sim{ACS_VERSION}"
 LC_FILE = "spi_acs_lc.fits"
+
+
+def query_note(query) -> str:
+    """One line saying what a spi_acs_lc query will show (the page's form status)."""
+    span = (query.ijd2 - query.ijd1) * 86400.0
+    scale = 86400.0 if query.time_bin_format == "jd" else 1.0
+    n = int(span // (query.time_bin * scale))
+    where = "the direction's response" if math.isfinite(query.RA) else "the sky-averaged response"
+    return (f"SPI-ACS all-sky light curve: {span:.6g} s around T0 = the middle of T1..T2, {n} bins of "
+            f"{query.time_bin * scale:g} s; fluences with {where} ({query.acs_spectrum}).")
 
 
 def reproduce_command(query) -> str:
