@@ -18,6 +18,7 @@ import json
 import math
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -139,8 +140,8 @@ def _read_chunk(path: Path, k: int) -> AcsCounts | None:
     try:
         with np.load(path, allow_pickle=False) as z:
             meta, counts, good = str(z["meta"]), z["counts"], z["good"]
-    except (OSError, ValueError, KeyError, EOFError):
-        return None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None  # truncated or corrupt: simulated again
     if meta != _meta(k) or counts.shape != (_NBIN,) or good.shape != (_NBIN,) or counts.dtype != np.int32:
         return None
     return AcsCounts(ORIGIN_S + k * CHUNK_S, counts, good.astype(bool))
