@@ -105,3 +105,23 @@ def test_api_v1_submit_product_files_png(api_url):  # noqa: F811
     assert tb["minimum"] == 0.05 and tb["multipleOf"] == 0.05 and tb["default"] == 2.0
     bad = requests.post(f"{api_url}/api/v1/jobs", json={**body, "window": 20000}, timeout=30)
     assert bad.status_code == 400 and bad.json()["field"] == "T2" and "20000" in bad.json()["allowed"]
+
+
+def test_api_code_snippet_replays_through_oda_api_and_zip(api_url):  # noqa: F811
+    import io
+    import zipfile
+
+    disp = oda_api.DispatcherAPI(url=api_url)
+    disp.n_max_tries = 1
+    disp.get_product(instrument="spi_acs", product="spi_acs_lc", product_type="Real", silent=True,
+                     time_bin=0.5, acs_spectrum="long_grb", **GW)
+    code = disp.response_json["products"]["api_code"]
+    assert "instrument='spi_acs'" in code and "product='spi_acs_lc'" in code and "acs_spectrum='long_grb'" in code
+    ns: dict = {}
+    exec(compile(code.replace("data_collection.show()", ""), "<api_code>", "exec"), ns)  # the user's copy-paste
+    assert ns["disp"].job_id == disp.job_id
+    data = np.array(ns["data_collection"].spi_acs_lc_0_query.data_unit[1].data)
+    assert len(data) == 400
+    z = zipfile.ZipFile(io.BytesIO(requests.get(f"{api_url}/products/{disp.job_id}/all.zip", timeout=60).content))
+    names = {n.split("/", 1)[1] for n in z.namelist()}
+    assert {"spi_acs_lc.fits", "result.json"} <= names
