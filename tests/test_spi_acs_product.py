@@ -42,6 +42,11 @@ def test_fits_layout_and_content_round_trip():
     np.testing.assert_allclose(err, np.sqrt(rate * 0.5) / 0.5)
     # The burst (GRB 190114C at T0) is in the file, well above the background.
     assert rate[(time >= 0) & (time < 6)].mean() > 3 * np.median(rate)
+    import shutil
+
+    if shutil.which("fitsverify"):
+        out = subprocess.run(["fitsverify", "-q", str(res.files["spi_acs_lc.fits"])], capture_output=True, text=True)
+        assert "verification OK" in out.stdout, out.stdout
 
 
 def test_default_time_bin_and_no_position_needed():

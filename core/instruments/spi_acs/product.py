@@ -34,7 +34,7 @@ from .archive import ACS_VERSION, BIN_S, read_counts
 __all__ = ["PRODUCT_VERSION", "make_lightcurve", "load_lightcurve", "lightcurve_png", "read_lc_fits",
            "reproduce_command", "query_note", "LC_FILE"]
 
-PRODUCT_VERSION = f"acs-lc1-sim{ACS_VERSION}"
+PRODUCT_VERSION = f"acs-lc2-sim{ACS_VERSION}"
 LC_FILE = "spi_acs_lc.fits"
 
 
@@ -97,7 +97,7 @@ def compute(query) -> tuple[dict, bytes, dict]:
     """(summary, FITS bytes, timing) of a validated spi_acs lc query (nothing stored)."""
     from astropy.io import fits
 
-    from ...timeutil import ijd_to_isot
+    from ...timeutil import ijd_to_isot, ijd_to_time
 
     t_begin = time.perf_counter()
     t1_s, t2_s = query.ijd1 * 86400.0, query.ijd2 * 86400.0
@@ -160,9 +160,9 @@ def compute(query) -> tuple[dict, bytes, dict]:
                           ("TSTART", t1_s, "[s] since MJDREF"), ("TSTOP", t2_s, "[s] since MJDREF"),
                           ("TIMEDEL", dt, "[s] bin width"), ("TIMEPIXR", 0.0, "TIME is the bin start"),
                           ("ONTIME", float(data.good.sum() * BIN_S), "[s] time with data"),
-                          ("DATE-OBS", ijd_to_isot(query.ijd1), "UTC"), ("DATE-END", ijd_to_isot(query.ijd2), "UTC"),
-                          ("NOISEFAC", ana["noise_factor_measured"], "noise std / sqrt(counts), measured"),
-                          ("BUNIT", "count/s", "")):
+                          ("DATE-OBS", ijd_to_time(query.ijd1).tt.isot, "TT, as TIMESYS"),
+                          ("DATE-END", ijd_to_time(query.ijd2).tt.isot, "TT, as TIMESYS"),
+                          ("NOISEFAC", ana["noise_factor_measured"], "noise std / sqrt(counts), measured")):
         h[key] = (val, com) if com else val
     import io
 
