@@ -141,7 +141,18 @@ def params_from_search(search: str | None) -> dict:
     if not search:
         return {}
     out = {}
-    for k, v in parse_qsl(search.lstrip("?"), keep_blank_values=False):
+    pairs = parse_qsl(search.lstrip("?"), keep_blank_values=False)
+    raw = dict(pairs)
+    if "T0" in raw and "T1" not in raw and "T2" not in raw:  # T0 ± window (SPI-ACS links): as T1/T2
+        from core.query import expand_t0
+
+        try:
+            t = expand_t0({k: raw[k] for k in ("T0", "window", "T_format") if k in raw})
+            pairs = [(k, v) for k, v in pairs if k not in ("T0", "window", "T_format")] + \
+                [("T1", t["T1"]), ("T2", t["T2"]), ("T_format", "isot")]
+        except QueryError:
+            pass  # left out: the form then shows what is missing
+    for k, v in pairs:
         if k == "selected_catalog":
             try:
                 out[k] = json.loads(v)

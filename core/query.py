@@ -25,7 +25,7 @@ import numpy as np
 from .errors import QueryError
 from .timeutil import T_FORMATS, parse_time, time_to_ijd
 
-__all__ = ["Query", "INSTRUMENTS", "PRODUCTS", "LIMITS", "ACS_SPECTRA"]
+__all__ = ["Query", "INSTRUMENTS", "PRODUCTS", "LIMITS", "ACS_SPECTRA", "INPUT_ALIASES", "expand_t0"]
 
 INSTRUMENTS = ("isgri", "jemx", "spi_acs")
 PRODUCTS = ("image", "spectrum", "lc", "spectral_fit")
@@ -156,7 +156,7 @@ class Query:
         p = {**(params or {}), **kw}
         p = {k: v for k, v in p.items() if v is not None and not (isinstance(v, str) and v.strip() == "")}
         if "T0" in p or "window" in p:
-            p = _expand_t0(p)
+            p = expand_t0(p)
         unknown = set(p) - set(cls.parameter_names())
         if unknown:
             name = sorted(unknown)[0]
@@ -307,7 +307,7 @@ class Query:
 
 
 
-def _expand_t0(p: dict) -> dict:
+def expand_t0(p: dict) -> dict:
     """``T0`` (in T_format) and ``window`` (s, default 300) → T1/T2 symmetric around T0."""
     if "T0" not in p:
         raise QueryError("T0", "is required with window", "a time in T_format")

@@ -37,8 +37,12 @@ def test_page_shows_the_acs_light_curve_with_t0(base, browser):  # noqa: F811
 
 def test_embed_shows_the_acs_light_curve(base, browser):  # noqa: F811
     d = browser
-    d.get(f"{base}/embed?{urllib.parse.urlencode({**GW, 'product': 'lc'})}")
+    # An archive page links T0 and a window (GCN-style) rather than T1/T2.
+    link = {k: v for k, v in GW.items() if k not in ("T1", "T2", "product_type")}
+    link.update(T0="2017-08-17T12:41:04.4", window="100", product="lc")
+    d.get(f"{base}/embed?{urllib.parse.urlencode(link)}")
     _wait(lambda: _lc_drawn(d), timeout=120, what="the embedded SPI-ACS light curve")
     assert "embed" in _css(d, "#app")[0].get_attribute("class")
     assert not _css(d, "#query-panel")[0].is_displayed()
     assert "S/N" in _css(d, "#lc-stats")[0].text
+    assert "T0 = 2017-08-17T12:41:04.400" in _css(d, "#lc-graph .gtitle")[0].text
