@@ -48,6 +48,7 @@ ACCEPTED_IGNORED = {
     "osa_version": "the archive's calibration is fixed (OSA11-like)",
     "image_scale_min": "display only", "image_scale_max": "display only",
     "use_scws": "scw_list is used when given", "src_name_resolver": "names are resolved locally",
+    "data_level": "SPI-ACS: the simulated archive has one data level (ordinary and realtime are the same counts)",
 }
 #: Fields our JSON API accepts besides the query's own.
 EXTRA_FIELDS = ("integral_data_rights", "token")

@@ -102,6 +102,29 @@ def test_chunks_deterministic_atomic_and_rebuilt_when_corrupt():
     np.testing.assert_array_equal(acs.simulate_chunk(k).counts, first.counts)
 
 
+def test_chunks_bounded_least_recently_used_first():
+    import os
+    import time
+
+    from core.instruments.spi_acs import archive as acs
+
+    k0 = int((Query.from_params(Q).ijd1 * 86400.0 - acs.ORIGIN_S) // acs.CHUNK_S)
+    paths = []
+    for i, k in enumerate((k0, k0 + 1, k0 + 2)):
+        acs.load_chunk(k)
+        p = acs.chunk_path(k)
+        os.utime(p, (time.time() - 1e6 + i, time.time() - 1e6 + i))  # older than any other chunk
+        paths.append(p)
+    acs.load_chunk(k0)  # used again: now the most recent
+    sizes = {p: p.stat().st_size for p in paths}
+    others = sum(p.stat().st_size for p in acs.chunk_path(k0).parent.parent.glob("*/acs_*.npz") if p not in sizes)
+    bound = others + sizes[paths[0]] + sizes[paths[2]] + 10  # room for all but one
+    assert acs.enforce_bound(bound) >= 1
+    assert paths[0].exists() and not paths[1].exists()  # the least recently used went first
+    again, made = acs.load_chunk(k0 + 1)
+    assert made and again.good.any()
+
+
 def test_perigee_gaps_have_no_data():
     from core.archive.pointings import revolution_start_ijd
     from core.instruments.spi_acs.archive import read_counts

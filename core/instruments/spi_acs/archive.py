@@ -8,7 +8,8 @@ folded through the shield's response for their direction in the spacecraft frame
 time, plus short telemetry gaps. Stored as ``<archive>/spi_acs/v<version>/<k // 1000>/
 acs_<k>.npz`` (``counts`` int32, ``good`` uint8, ``meta`` JSON text; no pickles), written
 to a temporary file and renamed (atomic); a chunk that does not read back as expected is
-simulated again.
+simulated again. The chunks are bounded to a tenth of ``ODA_ARCHIVE_MAX_BYTES``: above it
+the least recently used are deleted (they come back bit for bit when needed).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 from . import background as bkg
 
 __all__ = ["ACS_VERSION", "SATURATION_RATE", "BIN_S", "CHUNK_S", "ORIGIN_S", "AcsCounts", "read_counts", "simulate_chunk",
-           "chunk_path", "transient_counts"]
+           "chunk_path", "transient_counts", "load_chunk", "enforce_bound"]
 
 #: Bump when simulated counts change (part of product ids and chunk paths).
 ACS_VERSION = "1"
@@ -161,14 +162,51 @@ def _write_chunk(path: Path, k: int, data: AcsCounts) -> None:
         raise
 
 
+_WRITES = {"since_scan": 0}
+_SCAN_EVERY = 50
+
+
+def enforce_bound(max_bytes: int | None = None) -> int:
+    """Delete least recently used chunks above the bound (down to 90% of it); returns how many."""
+    from ...config import get_settings
+
+    bound = int(max_bytes if max_bytes is not None else get_settings().archive_max_bytes // 10)
+    files = []
+    for p in _root().glob("*/acs_*.npz"):
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        files.append((st.st_mtime, st.st_size, p))
+    total = sum(s for _, s, _ in files)
+    if total <= bound:
+        return 0
+    n = 0
+    for _, size, p in sorted(files):
+        if total <= 0.9 * bound:
+            break
+        p.unlink(missing_ok=True)
+        total -= size
+        n += 1
+    return n
+
+
 def load_chunk(k: int) -> tuple[AcsCounts, bool]:
     """Chunk ``k`` from disk, or simulated and stored. Returns (counts, simulated_now)."""
     path = chunk_path(k)
     data = _read_chunk(path, k) if path.exists() else None
     if data is not None:
+        try:
+            os.utime(path)  # last use, for the size bound
+        except OSError:
+            pass
         return data, False
     data = simulate_chunk(k)
     _write_chunk(path, k, data)
+    _WRITES["since_scan"] += 1
+    if _WRITES["since_scan"] >= _SCAN_EVERY:
+        _WRITES["since_scan"] = 0
+        enforce_bound()
     return data, True
 
 
