@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import urllib.parse
 
-import pytest
-
 from tests.test_app_browser import _css, _submit_enabled, _type, _wait, base, browser, hosts  # noqa: F401  (fixtures)
 
 GW = {"instrument": "spi_acs", "product_type": "lc", "T1": "2017-08-17T12:39:24.4", "T2": "2017-08-17T12:42:44.4",

@@ -54,7 +54,7 @@ def _fit_background(t, counts, good, mask, degree, nominal_f):
     c = _rebin(counts.astype(float), k)
     scale = max(float(np.ptp(t)), 1.0) / 2.0
     use = ok.copy()
-    coef = cov = None
+    coef = None
     for _ in range(10):
         if use.sum() < degree + 3:
             raise ValueError("too few background bins (the data gap or the search window leaves no background)")

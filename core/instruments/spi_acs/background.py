@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import math
 
 import numpy as np
 
@@ -74,12 +73,10 @@ def _revolution_table(data_dir: str):
     order = np.argsort(rev, kind="stable")
     rev_s = rev[order]
     uniq, first = np.unique(rev_s, return_index=True)
-    last = np.r_[first[1:], len(rev_s)] - 1
     tstart = hist["tstart"][order]
     tstop = hist["tstop"][order]
     a = np.minimum.reduceat(tstart, first) * _DAY
     b = np.maximum.reduceat(tstop, first) * _DAY
-    del last
     on0 = a - _ON_MARGIN_S
     on1 = b + _ON_MARGIN_S
     o = np.argsort(on0)
