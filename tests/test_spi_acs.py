@@ -33,12 +33,17 @@ def test_bright_grbs_stand_out_at_their_real_times(name):
     assert a["detected"] and a["peak"]["snr"] > 20 * 10  # far above 20 sigma
     t_peak = a["peak"]["t_s"]
     assert any(lo - a["peak"]["timescale_s"] <= t_peak <= hi for lo, hi in _episodes(tr)), (t_peak, _episodes(tr))
-    # Nothing like it a day earlier at the same orbital phase-independent check: quiet sky.
+    # Nothing like it on a quiet day (when the shield has data then: not in a perigee passage).
+    from core.errors import QueryError
     from core.timeutil import ijd_to_isot
 
-    quiet = _product(T0=ijd_to_isot(tr.t0_s / 86400.0 - 1.0), window=300, time_bin=1)
-    if quiet.summary["analysis"].get("peak"):
+    for days in (1.0, 1.5, 2.0):
+        try:
+            quiet = _product(T0=ijd_to_isot(tr.t0_s / 86400.0 - days), window=300, time_bin=1)
+        except QueryError:
+            continue
         assert quiet.summary["analysis"]["peak"]["snr"] < 6
+        break
 
 
 def test_grb170817a_at_gw_time():
