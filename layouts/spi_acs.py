@@ -14,12 +14,9 @@ from dash import html
 
 __all__ = ["spi_acs_figure", "spi_acs_stats"]
 
+from core.instruments.spi_acs.analysis import background_model
+
 _FONT = dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size=13)
-
-
-def _background(t: np.ndarray, bk: dict) -> np.ndarray:
-    coef = np.asarray(bk["coefficients"], dtype=float)
-    return np.vander(t / bk["scale_s"], len(coef)) @ coef
 
 
 def spi_acs_figure(lc: dict, summary: dict) -> go.Figure:
@@ -38,7 +35,7 @@ def spi_acs_figure(lc: dict, summary: dict) -> go.Figure:
                              name="SPI-ACS", hovertemplate="T0%{x:+.2f} s: %{y:.5g} counts/s<extra></extra>"))
     if ana.get("background") and len(t):
         tt = np.linspace(t[0], t[-1] + dt, 200)
-        fig.add_trace(go.Scatter(x=tt, y=_background(tt, ana["background"]), mode="lines", name="background fit",
+        fig.add_trace(go.Scatter(x=tt, y=background_model(tt, ana["background"]), mode="lines", name="background fit",
                                  line=dict(color="#2563eb", width=2), hoverinfo="skip"))
     t90 = ana.get("t90")
     if t90:

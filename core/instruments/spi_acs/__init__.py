@@ -10,6 +10,8 @@ module                            what it holds
 :mod:`.archive`                   lazily simulated 50 ms counts in one-hour chunks
 :mod:`.analysis`                  background fit, excess, T90, fluence, upper limits
 :mod:`.product`                   the ``spi_acs_lc`` product (FITS, summary, PNG, store)
+:mod:`.params`                    its parameter descriptions for the APIs
+:mod:`.cli`                       ``python -m core lc --instrument spi_acs``
 ================================  ====================================================
 """
 

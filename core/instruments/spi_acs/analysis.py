@@ -31,7 +31,7 @@ import numpy as np
 from .archive import BIN_S
 from .background import NOISE_FACTOR
 
-__all__ = ["analyse", "TIMESCALES_S", "UL_DURATIONS_S", "Z95"]
+__all__ = ["analyse", "background_model", "TIMESCALES_S", "UL_DURATIONS_S", "Z95"]
 
 #: Search time scales. 50 ms is left out, as in the INTEGRAL team's pipeline (GCN 24571): single
 #: bins are the most polluted by cosmic-ray showers.
