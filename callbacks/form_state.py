@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlencode
 from core.errors import QueryError
 from core.query import LIMITS, Query
 
-__all__ = ["FIELDS", "DEFAULTS", "form_params", "validate", "params_from_search", "share_search",
+__all__ = ["FIELDS", "DEFAULTS", "instrument_defaults", "form_params", "validate", "params_from_search", "share_search",
            "preset", "PRESETS", "energy_range_text", "catalog_rows_param"]
 
 #: Form fields, in the query's parameter names (``selected_catalog`` comes from the sources table).
@@ -33,6 +33,20 @@ DEFAULTS = {"src_name": "Crab", "RA": "", "DEC": "", "T1": "2003-03-01", "T2": "
             "max_pointings": 4, "min_good_time": 1000, "scw_list": "", "detection_threshold": 7,
             "time_bin": 0, "time_bin_format": "sec", "channel_grid": "osa11", "rebin": 1,
             "spectral_model": "powerlaw"}
+
+def instrument_defaults(instrument: str | None) -> dict:
+    """Field values a registered instrument (SPI-ACS) starts with instead of the ISGRI ones."""
+    from core.instruments.base import get_instrument
+
+    inst = get_instrument(instrument or "isgri", None)
+    if inst is None:
+        return {}
+    out = {"E1_keV": inst.default_band_keV[0], "E2_keV": inst.default_band_keV[1],
+           "detection_threshold": inst.default_threshold}
+    if inst.time_binning is not None:
+        out["time_bin"] = inst.time_binning.default
+    return out
+
 
 #: Presets of the time fields (isot); ``revolution`` is computed by :func:`preset`.
 PRESETS = {
@@ -127,7 +141,18 @@ def params_from_search(search: str | None) -> dict:
     if not search:
         return {}
     out = {}
-    for k, v in parse_qsl(search.lstrip("?"), keep_blank_values=False):
+    pairs = parse_qsl(search.lstrip("?"), keep_blank_values=False)
+    raw = dict(pairs)
+    if "T0" in raw and "T1" not in raw and "T2" not in raw:  # T0 ± window (SPI-ACS links): as T1/T2
+        from core.query import expand_t0
+
+        try:
+            t = expand_t0({k: raw[k] for k in ("T0", "window", "T_format") if k in raw})
+            pairs = [(k, v) for k, v in pairs if k not in ("T0", "window", "T_format")] + \
+                [("T1", t["T1"]), ("T2", t["T2"]), ("T_format", "isot")]
+        except QueryError:
+            pass  # left out: the form then shows what is missing
+    for k, v in pairs:
         if k == "selected_catalog":
             try:
                 out[k] = json.loads(v)

@@ -300,6 +300,8 @@ def render_lc(name, time_format, options, ref):
     res = load(ref)
     if res is None or not name:
         return figures.empty_figure(""), ""
+    if res.query.instrument == "spi_acs":
+        return spi_acs_view(res)
     src = next((s for s in res.summary.get("sources", []) if s.get("name") == name), None)
     if src is None:
         return figures.empty_figure("no such source"), ""
@@ -307,6 +309,14 @@ def render_lc(name, time_format, options, ref):
     fig = figures.lightcurve_figure(src, time_format=time_format or "isot", show_blocks="blocks" in options,
                                     show_fits="fits" in options)
     return fig, lc_stats_table(src)
+
+
+def spi_acs_view(res):
+    """SPI-ACS light curve (trigger time marked) and its analysis (layouts/spi_acs.py)."""
+    from core.instruments.spi_acs.product import LC_FILE, read_lc_fits
+    from layouts.spi_acs import spi_acs_figure, spi_acs_stats
+
+    return spi_acs_figure(read_lc_fits(res.files[LC_FILE]), res.summary), spi_acs_stats(res.summary)
 
 
 def lc_stats_table(src: dict):

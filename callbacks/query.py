@@ -88,11 +88,29 @@ def validate_form(*args):
                    "Energy range: " + energy_range_text(instrument)]
 
 
+@callback(Output(ids.field("E1_keV"), "value", allow_duplicate=True),
+          Output(ids.field("E2_keV"), "value", allow_duplicate=True),
+          Output(ids.field("time_bin"), "value", allow_duplicate=True),
+          Output(ids.field("detection_threshold"), "value", allow_duplicate=True),
+          Input(ids.field("instrument"), "value"), prevent_initial_call=True)
+def instrument_changed(instrument):
+    """Choosing another instrument puts its own band, time bin and threshold in the form."""
+    from .form_state import DEFAULTS, instrument_defaults
+
+    d = {k: DEFAULTS[k] for k in ("E1_keV", "E2_keV", "time_bin", "detection_threshold")}
+    d.update(instrument_defaults(instrument))
+    return d["E1_keV"], d["E2_keV"], d["time_bin"], d["detection_threshold"]
+
+
 def _selection_note(q):
     """How many ScWs the query selects (cheap: the pointing history only), or an error dict."""
     from core.archive.store import get_archive
     from core.config import get_settings
 
+    if q.instrument == "spi_acs":  # no science windows: the whole sky's rate in T1..T2
+        from core.instruments.spi_acs.product import query_note
+
+        return query_note(q)
     try:
         from core.archive.selection import check_limits
 

@@ -33,6 +33,9 @@ def form_values(url_params: dict) -> dict:
         if k not in ("src_name", "RA", "DEC", "T1", "T2", "scw_list"):
             out[k] = DEFAULTS[k]
     out.update({k: v for k, v in p.items() if k in FIELDS})
+    from callbacks.form_state import instrument_defaults
+
+    out.update({k: v for k, v in instrument_defaults(out.get("instrument")).items() if k not in p})
     return out
 
 

@@ -80,7 +80,7 @@ def query_panel(values: dict) -> html.Form:
             html.Div([
                 _field("instrument", "Instrument", _select("instrument", v.get("instrument", "isgri"),
                                                            [{"label": {"isgri": "IBIS/ISGRI", "jemx": "JEM-X (not yet)",
-                                                                       "spi_acs": "SPI-ACS (not yet)"}[i], "value": i}
+                                                                       "spi_acs": "SPI-ACS (all-sky light curve)"}[i], "value": i}
                                                             for i in INSTRUMENTS])),
             ]),
             _field("product_type", "Product", _radio("product_type", v.get("product_type", "image"),
@@ -95,7 +95,7 @@ def query_panel(values: dict) -> html.Form:
                    f"{d_lo:g}–{d_hi:g}", extra_class="only-image"),
             html.Div([
                 _field("time_bin", "Time bin", _input("time_bin", v.get("time_bin"), inputMode="decimal"),
-                       f"0 = one point per ScW; {t_lo:g}–{t_hi:g} s"),
+                       f"0 = one point per ScW; {t_lo:g}–{t_hi:g} s (SPI-ACS: steps of 0.05 s, 0 = 2 s)"),
                 _field("time_bin_format", "Bin unit", _radio("time_bin_format", v.get("time_bin_format", "sec"),
                                                              [{"label": "s", "value": "sec"}, {"label": "days", "value": "jd"}])),
             ], className="row2 only-lc"),

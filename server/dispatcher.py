@@ -35,6 +35,7 @@ __all__ = ["bp"]
 bp = api_blueprint("oda_dispatcher", __name__)
 _encoded = EncodedCache()
 _NODES = {"image": "isgri_image", "spectrum": "isgri_spectrum", "lc": "isgri_lc", "spectral_fit": "spectral_fit"}
+_INSTRUMENT_NODES = {"spi_acs": "spi_acs_lc"}
 
 
 def _values() -> dict:
@@ -125,7 +126,7 @@ def run_analysis():
         return json_response(body, exc.status)
 
     runner = get_runner()
-    node = _NODES.get(query.product_type, query.product_type)
+    node = _INSTRUMENT_NODES.get(query.instrument) or _NODES.get(query.product_type, query.product_type)
     try:
         jid = runner.job_id(query)
     except QueryError as exc:

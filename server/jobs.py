@@ -549,8 +549,11 @@ class JobRunner:
         owner = this_owner()
         rec.update(status="progress", started_at=time.time(), pid=owner["pid"], owner=owner)
         try:
-            sel = get_archive().select(query)
-            rec["scws"] = [{"scw_id": str(s), "status": PREPARING, "seconds": 0.0} for s in sel.ids]
+            from core.instruments.base import get_instrument
+
+            # Registered instruments without science windows (SPI-ACS) report their own units.
+            sel = get_archive().select(query) if get_instrument(query.instrument, None) is None else None
+            rec["scws"] = [{"scw_id": str(s), "status": PREPARING, "seconds": 0.0} for s in sel.ids] if sel else []
         except QueryError:
             rec["scws"] = []  # run_product raises the same error with its message below
         rec["n_total"] = len(rec["scws"])

@@ -206,6 +206,12 @@ def encode_products(res) -> dict:
                 if path is not None:
                     lst.append(fits_product(path, "isgri_spectrum", {"src_name": name, "product": kind}))
         out["numpy_data_product_list"] = lst
+    elif res.product_type == "lc" and res.query.instrument == "spi_acs":
+        from core.instruments.spi_acs.product import LC_FILE
+
+        # As the real plugin: one product named spi_acs_lc, source "query" (spi_acs_lc_0_query in oda_api).
+        out["numpy_data_product_list"] = [fits_product(files[LC_FILE], "spi_acs_lc",
+                                                       {"src_name": "query", "time_bin": res.summary["time_bin"]})]
     elif res.product_type == "lc":
         lst = []
         for name, s in _sources(res.summary):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 
 from core.errors import QueryError
-from core.query import CHANNEL_GRIDS, INSTRUMENTS, LIMITS, PRODUCTS, SPECTRAL_MODELS, Query
+from core.query import ACS_SPECTRA, CHANNEL_GRIDS, INPUT_ALIASES, INSTRUMENTS, LIMITS, PRODUCTS, SPECTRAL_MODELS, Query
 
 __all__ = ["ODA_PRODUCTS", "AVAILABLE_INSTRUMENTS", "CONTROL_FIELDS", "ACCEPTED_IGNORED", "query_from_oda",
            "oda_product_name", "parameter_specs", "oda_par_names", "query_from_json", "EXTRA_FIELDS"]
@@ -32,7 +32,7 @@ ODA_PRODUCTS = {
     "spi_acs_lc": ("spi_acs", "lc"),
 }
 #: Instruments whose products this service computes today.
-AVAILABLE_INSTRUMENTS = ("isgri",)
+AVAILABLE_INSTRUMENTS = ("isgri", "spi_acs")
 #: Products per instrument, ODA names.
 INSTRUMENT_PRODUCTS = {"isgri": ["isgri_image", "isgri_spectrum", "isgri_lc", "spectral_fit"],
                        "jemx": ["jemx_image", "jemx_spectrum", "jemx_lc", "spectral_fit"],
@@ -48,6 +48,7 @@ ACCEPTED_IGNORED = {
     "osa_version": "the archive's calibration is fixed (OSA11-like)",
     "image_scale_min": "display only", "image_scale_max": "display only",
     "use_scws": "scw_list is used when given", "src_name_resolver": "names are resolved locally",
+    "data_level": "SPI-ACS: the simulated archive has one data level (ordinary and realtime are the same counts)",
 }
 #: Fields our JSON API accepts besides the query's own.
 EXTRA_FIELDS = ("integral_data_rights", "token")
@@ -125,7 +126,7 @@ def query_from_oda(values: dict, upload=None) -> tuple[Query, dict]:
         params["selected_catalog"] = _select_objects(params["selected_catalog"], v["catalog_selected_objects"])
     if upload is not None and "selected_catalog" not in params:
         params["selected_catalog"] = upload
-    allowed = Query.parameter_names()
+    allowed = Query.parameter_names() + list(INPUT_ALIASES)
     for name in params:
         if name not in allowed:
             raise QueryError(name, "is not a parameter of this service",
@@ -217,9 +218,14 @@ def parameter_specs(instrument: str = "isgri", product: str | None = None) -> di
                                  description=f"sources to extract: ODA catalogue JSON (as returned with images) or "
                                              f"a JSON list of {{name, ra, dec}}; {LIMITS['selected_catalog'][1]} at most"),
     }
+    if instrument == "spi_acs":
+        from core.instruments.spi_acs.params import spi_acs_specs
+
+        specs = spi_acs_specs(specs)
     if product is None:
         return specs
-    return {k: specs[k] for k in Query.used_fields(product) if k in specs and k not in ("instrument", "product_type")}
+    return {k: specs[k] for k in Query.used_fields(product, instrument) + list(INPUT_ALIASES)
+            if k in specs and k not in ("instrument", "product_type")}
 
 
 def oda_par_names(instrument: str, product: str | None) -> list[str]:
