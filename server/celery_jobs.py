@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import os
 
-__all__ = ["broker_url", "get_celery", "run_job", "enqueue", "queued_alive", "queue_length", "QUEUE_OWNER"]
+__all__ = ["broker_url", "get_celery", "run_job", "enqueue", "queued_alive", "queue_length", "task_name", "QUEUE_OWNER"]
 
 #: ``owner["host"]`` of a record whose job waits in the Celery queue.
 QUEUE_OWNER = "celery-queue"
@@ -67,9 +67,17 @@ def run_job():
     return get_celery().tasks["oda.run_job"]
 
 
-def enqueue(params: dict, job_id: str) -> None:
-    """Send the job to the workers; the task id is the job id."""
-    run_job().apply_async(args=[params, job_id], task_id=job_id)
+def task_name(job_id: str) -> str:
+    """A new Celery task id for the job: ``<job id>-<nonce>`` (a resubmitted job is a new task,
+    whose state is not the old one's)."""
+    import uuid
+
+    return f"{job_id}-{uuid.uuid4().hex[:8]}"
+
+
+def enqueue(params: dict, job_id: str, task_id: str) -> None:
+    """Send the job to the workers as task ``task_id``."""
+    run_job().apply_async(args=[params, job_id], task_id=task_id)
 
 
 #: A worker takes over a job's record within milliseconds of starting it; a record still owned by
@@ -77,7 +85,7 @@ def enqueue(params: dict, job_id: str) -> None:
 TAKEOVER_S = 60.0
 
 
-def queued_alive(job_id: str, updated_at: float) -> bool:
+def queued_alive(task_id: str, updated_at: float) -> bool:
     """True while the broker still holds the queued task (pending or received), or a worker
     has just started it."""
     import time
@@ -86,7 +94,7 @@ def queued_alive(job_id: str, updated_at: float) -> bool:
     if app is None:
         return False
     try:
-        state = app.AsyncResult(job_id).state
+        state = app.AsyncResult(task_id).state
     except Exception:  # the broker is unreachable: the queue cannot vouch for the job
         return False
     if state == "STARTED":

@@ -198,7 +198,8 @@ def is_alive(record: dict | None) -> bool:
     if isinstance(owner, dict) and owner.get("host") == QUEUE_OWNER:
         from .celery_jobs import queued_alive
 
-        return queued_alive(record["job_id"], float(record["updated_at"]))
+        task = owner.get("task")
+        return isinstance(task, str) and queued_alive(task, float(record["updated_at"]))
     alive = owner_alive(owner)
     if alive is not None:
         return alive
@@ -351,7 +352,7 @@ class JobRunner:
         until a worker takes it, so the job outlives this web process."""
         from core.config import get_limits
 
-        from .celery_jobs import enqueue, queue_length
+        from .celery_jobs import enqueue, queue_length, task_name
 
         queued = queue_length()
         limit = get_limits().max_queued
@@ -360,11 +361,12 @@ class JobRunner:
             raise QueueFull(f"the job queue holds {queued} jobs, at most {limit} (ODA_MAX_QUEUED); "
                             f"retry in {retry} s", retry)
         rec = self._record(query, jid, "submitted")
-        rec["owner"] = {"host": QUEUE_OWNER, "pid": None, "start": None}
         rec["pid"] = None
         self.jobs.clear_cancel(jid)
+        # Written before the message can reach a worker, which takes the record over.
+        rec["owner"] = {"host": QUEUE_OWNER, "pid": None, "start": None, "task": task_name(jid)}
         self.jobs.write(rec)
-        enqueue(query.to_params(), jid)
+        enqueue(query.to_params(), jid, rec["owner"]["task"])
         return rec
 
     def run_celery_job(self, query: Query, jid: str) -> None:
