@@ -24,7 +24,6 @@ import io
 import json
 import threading
 import zipfile
-from collections import OrderedDict
 from pathlib import Path
 
 from flask import Response, request
@@ -73,38 +72,37 @@ def _mime(name: str) -> str:
 
 
 class _VerifiedBytes:
-    """Bytes of stored files that passed their checksum, bounded in total size (LRU)."""
+    """Bytes of stored files that passed their checksum, in a shared sealed cache.
 
-    def __init__(self, max_bytes: int = 256 << 20):
-        self.max_bytes = max_bytes
-        self._items: OrderedDict = OrderedDict()
-        self._size = 0
-        self._lock = threading.Lock()
+    :class:`~server.shared_cache.SealedCache` ("files"): in-process by default, Redis with
+    ``ODA_CACHE_REDIS``; every hit is checked against its seal again, and a miss re-reads and
+    re-verifies the store's file.
+    """
+
+    #: Larger files are served from the store without being cached.
+    MAX_ITEM = 64 << 20
+
+    def __init__(self):
+        from .shared_cache import SealedCache
+
+        self._cache = SealedCache("files", items=64)
 
     def get(self, key: str, name: str) -> tuple[bytes, str] | None:
-        with self._lock:
-            hit = self._items.get((key, name))
-            if hit is not None:
-                self._items.move_to_end((key, name))
-                return hit
+        ckey = f"{key}/{name}"
+        hit = self._cache.get_verified(ckey)
+        if hit is not None:
+            return hit
         from core.products.store import get_store
 
         hit = get_store().read_verified(key, name)
         if hit is None:
             return None
-        with self._lock:
-            if (key, name) not in self._items and len(hit[0]) <= self.max_bytes // 4:
-                self._items[(key, name)] = hit
-                self._size += len(hit[0])
-                while self._size > self.max_bytes:
-                    _, (data, _) = self._items.popitem(last=False)
-                    self._size -= len(data)
+        if len(hit[0]) <= self.MAX_ITEM:
+            self._cache.set_bytes(ckey, hit[0])
         return hit
 
     def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._size = 0
+        self._cache.clear()
 
 
 verified = _VerifiedBytes()
@@ -174,32 +172,33 @@ def _source_names(res) -> list[str]:
 
 
 class _ZipCache:
-    """Zips of recent products, bounded in bytes (they are rebuilt on demand)."""
+    """Zips of recent products in a shared sealed cache ("zips"; rebuilt on demand)."""
 
-    def __init__(self, max_bytes: int = 256 << 20):
-        self.max_bytes = max_bytes
-        self._items: OrderedDict = OrderedDict()
+    def __init__(self):
+        from .shared_cache import SealedCache
+
+        self._cache = SealedCache("zips", items=16)
         self._lock = threading.Lock()
         self._building: dict[str, threading.Lock] = {}
 
     def get(self, res) -> bytes:
         pid = res.product_id
+        data = self._cache.get_bytes(pid)
+        if data is not None:
+            return data
         with self._lock:
-            if pid in self._items:
-                self._items.move_to_end(pid)
-                return self._items[pid]
             lock = self._building.setdefault(pid, threading.Lock())
-        with lock:  # one build per product, however many concurrent requests
+        with lock:  # one build per product in this process, however many concurrent requests
+            data = self._cache.get_bytes(pid)
+            if data is None:
+                data = build_zip(res)
+                self._cache.set_bytes(pid, data)
             with self._lock:
-                if pid in self._items:
-                    return self._items[pid]
-            data = build_zip(res)
-            with self._lock:
-                self._items[pid] = data
                 self._building.pop(pid, None)
-                while sum(len(v) for v in self._items.values()) > self.max_bytes and len(self._items) > 1:
-                    self._items.popitem(last=False)
         return data
+
+    def clear(self) -> None:
+        self._cache.clear()
 
 
 _zips = _ZipCache()
@@ -208,8 +207,7 @@ _zips = _ZipCache()
 def clear_caches() -> None:
     """Forget every verified file and zip held in memory (they are re-read and re-checked)."""
     verified.clear()
-    with _zips._lock:
-        _zips._items.clear()
+    _zips.clear()
 
 
 #: Member dates of every zip (the DOS epoch, as reproducible builds use): same files, same bytes.

@@ -73,7 +73,8 @@ class Deployment:
         self.redis_port = _free_port()
         broker = f"redis://127.0.0.1:{self.redis_port}/0"
         self.env = {**os.environ, "ODA_DATA_DIR": str(root / "data"), "ODA_CELERY_BROKER": broker,
-                    "ODA_WORKERS": "1", "PYTHONPATH": str(ROOT)}
+                    "ODA_CACHE_REDIS": f"redis://127.0.0.1:{self.redis_port}/1", "ODA_WORKERS": "1",
+                    "PYTHONPATH": str(ROOT)}
         self.env.pop("ODA_DASK_SCHEDULER", None)
         self.procs: dict[str, subprocess.Popen] = {}
         self.webs: dict[str, str] = {}
@@ -246,3 +247,32 @@ def test_worker_killed_mid_job_leaves_it_failed_and_resubmittable(deployment):
     assert status == 202 and again["job_id"] == job["job_id"], again
     rec = d.wait_job(d.webs["web_b"], job["job_id"])
     assert rec["status"] == "done" and len(rec["scws"]) == 4, rec
+
+
+def test_web_processes_share_verified_caches_in_redis(deployment):
+    """Zips and verified files built by one web process are served by the other from Redis;
+    a damaged Redis entry is detected by its seal, dropped and rebuilt from the store."""
+    import redis
+
+    d = deployment
+    status, job = _call("POST", d.webs["web_a"] + "/api/v1/jobs", {**CRAB, "max_pointings": 1})
+    rec = d.wait_job(d.webs["web_a"], job["job_id"])
+    assert rec["status"] == "done", rec
+    pid = job["job_id"]
+    r = redis.Redis(port=d.redis_port, db=1)
+    with urllib.request.urlopen(f"{d.webs['web_a']}/products/{pid}/all.zip", timeout=60) as resp:
+        zip_a, etag_a = resp.read(), resp.headers["ETag"]
+    key = f"oda:zips:{pid}".encode()
+    sealed = r.get(key)
+    assert sealed is not None and sealed.endswith(zip_a) and sealed.startswith(b"ODA1")
+    assert r.get(f"oda:files:{pid}/mosaic.fits".encode()) is not None
+    with urllib.request.urlopen(f"{d.webs['web_b']}/products/{pid}/all.zip", timeout=60) as resp:
+        assert resp.read() == zip_a and resp.headers["ETag"] == etag_a
+    # A value that is not what was sealed (a flipped byte) is never served.
+    r.set(key, sealed[:-10] + bytes(10))
+    with urllib.request.urlopen(f"{d.webs['web_b']}/products/{pid}/all.zip", timeout=60) as resp:
+        assert resp.read() == zip_a
+    assert r.get(key) == sealed
+    # Nothing in Redis is a pickle: every value carries the seal.
+    for k in r.scan_iter(b"oda:*"):
+        assert r.get(k).startswith(b"ODA1"), k
