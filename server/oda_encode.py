@@ -395,3 +395,55 @@ class EncodedCache:
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
         return enc
+
+
+def dummy_products(query) -> dict:
+    """ODA's ``query_type=Dummy`` answer: a placeholder in the product's layout, all zeros,
+    computed from nothing (a 32×32 mosaic at the query position with an empty catalogue, a
+    one-bin light curve, a zero spectrum). Every HDU says ``DUMMY = T``."""
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    from core.imaging.detect import catalog_to_oda_json, empty_catalog
+
+    ra = query.RA if math.isfinite(query.RA) else 0.0
+    dec = query.DEC if math.isfinite(query.DEC) else 0.0
+    name = query.src_name or "query"
+    prim = fits.PrimaryHDU()
+    prim.header["DUMMY"] = (True, "query_type=Dummy: nothing computed")
+    out: dict = {}
+    if query.product_type == "image":
+        w = WCS(naxis=2)
+        w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+        w.wcs.crval = [ra, dec]
+        w.wcs.crpix = [16.5, 16.5]
+        w.wcs.cdelt = [-0.0822, 0.0822]
+        hdus = [prim]
+        for kind in ("INTENSITY", "VARIANCE", "SIGNIFICANCE", "EXPOSURE"):
+            h = fits.ImageHDU(np.zeros((32, 32), np.float32), header=w.to_header(), name="ISGR-MOSA-IMA")
+            h.header["IMATYPE"], h.header["DUMMY"] = kind, True
+            hdus.append(h)
+        meta = {"product": "mosaic", "instrument": query.instrument, "src_name": query.src_name,
+                "query_parameters": json.dumps(query.to_params(), default=str)}
+        out["numpy_data_product_list"] = [fits_product(fits.HDUList(hdus), "mosaic_image", meta)]
+        out["catalog"] = catalog_to_oda_json(empty_catalog())
+    elif query.product_type == "lc":
+        cols = [fits.Column("TIME", "D", unit="d", array=[0.5 * (query.ijd1 + query.ijd2) if math.isfinite(query.ijd1) else 0.0]),
+                fits.Column("TIMEDEL", "D", unit="d", array=[0.0]), fits.Column("RATE", "E", unit="count/s", array=[0.0]),
+                fits.Column("ERROR", "E", unit="count/s", array=[0.0]), fits.Column("FRACEXP", "E", array=[0.0])]
+        h = fits.BinTableHDU.from_columns(cols, name="ISGR-SRC.-LCR")
+        for k, v in (("INSTRUME", "IBIS"), ("NAME", name), ("MJDREF", 51544.0), ("TIMEDEL", 0.0),
+                     ("TIMEPIXR", 0.5), ("DUMMY", True)):
+            h.header[k] = v
+        meta = {"src_name": name, "time_bin": query.time_bin, "time": "TIME", "rate": "RATE", "rate_err": "ERROR"}
+        out["numpy_data_product_list"] = [fits_product(fits.HDUList([prim, h]), "isgri_lc", meta)]
+    else:
+        n = 62 if query.channel_grid == "osa10" else 256
+        cols = [fits.Column("CHANNEL", "J", array=np.arange(n)), fits.Column("RATE", "E", unit="count/s", array=np.zeros(n)),
+                fits.Column("STAT_ERR", "E", unit="count/s", array=np.zeros(n))]
+        h = fits.BinTableHDU.from_columns(cols, name="SPECTRUM")
+        for k, v in (("INSTRUME", "IBIS"), ("EXPOSURE", 0.0), ("DUMMY", True)):
+            h.header[k] = v
+        out["numpy_data_product_list"] = [fits_product(fits.HDUList([prim, h]), "isgri_spectrum",
+                                                       {"src_name": name, "product": "isgri_spectrum"})]
+    return out

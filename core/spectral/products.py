@@ -69,18 +69,22 @@ def channel_edges(grid: str, rebin: int = 1) -> np.ndarray:
 # -- sources ---------------------------------------------------------------------------------------
 def _sources(query: Query, progress, cancel, workers, archive, store) -> tuple[list[tuple], dict]:
     """The (name, ra, dec) list to extract and, when found by imaging, the image product id."""
+    from .catalog import merge_close_sources, with_target
+
     if query.selected_catalog:
-        return [tuple(r) for r in query.selected_catalog], {}
+        rows, merged = merge_close_sources(query.selected_catalog)
+        return rows, ({"merged_sources": merged} if merged else {})
     from ..imaging.pipeline import make_image
 
     img = make_image(query.with_(product_type="image"), progress=progress, cancel=cancel, workers=workers,
                      archive=archive, store=store)
     rows = [(str(r["NAME"]).strip(), float(r["RA_FIN"]), float(r["DEC_FIN"])) for r in img.catalog]
+    rows = with_target(rows, query.src_name, query.RA, query.DEC)
     if not rows:
         raise QueryError("selected_catalog", "no source was detected in the field and none was given",
                          "give src_name/RA/DEC or a selected_catalog")
-    out = [tuple(r) for r in parse_catalog(rows)]  # unique names, as for a user's list
-    return out, {"image_product_id": img.product_id}
+    rows, merged = merge_close_sources([tuple(r) for r in parse_catalog(rows)])  # unique names, as for a user's list
+    return rows, {"image_product_id": img.product_id, **({"merged_sources": merged} if merged else {})}
 
 
 def _local_sources(sources, ra_scx: float, dec_scx: float) -> list[tuple]:
