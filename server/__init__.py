@@ -9,6 +9,7 @@ from __future__ import annotations
 
 def register(flask_server) -> None:
     """Attach every HTTP route of the service to ``flask_server``."""
-    from . import routes
+    from . import routes, timesystem
 
     routes.register(flask_server)
+    timesystem.register(flask_server)

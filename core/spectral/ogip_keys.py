@@ -19,14 +19,15 @@ __all__ = ["scw_time_range", "pha_time_cards", "lc_time_cards"]
 
 def scw_time_range(scw_ids) -> tuple[float, float] | None:
     """(first start, last stop) in IJD of the listed ScWs of the pointing history, or None."""
-    from ..archive.pointings import load_history, scw_ids as history_ids
     from ..archive.selection import find_rows
+    from ..archive.store import get_archive
 
-    ids = [str(s) if str(s).endswith(".001") else f"{s}.001" for s in scw_ids]
+    ids = [str(s) if "." in str(s) else f"{s}.001" for s in scw_ids]
     if not ids:
         return None
-    hist = load_history()
-    rows = find_rows(history_ids(hist), ids)
+    archive = get_archive()
+    hist = archive.history
+    rows = find_rows(archive.ids, ids)
     if rows.size == 0:
         return None
     return float(hist["tstart"][rows].min()), float(hist["tstop"][rows].max())
