@@ -49,7 +49,7 @@ def test_scwlist_options(api_url):  # noqa: F811
     from core.archive.selection import angular_distance
 
     assert np.all(angular_distance(np.array(cols["RA_SCX"]), np.array(cols["DEC_SCX"]), 83.6331, 22.0145) <= 10)
-    r = _get(api_url, base, ra=83.6331, dec=22.0145, radius=10, return_index_version="yes")
+    r = _get(api_url, base, ra=83.6331, dec=22.0145, radius=10, min_good_isgri=1000, return_index_version="yes")
     body = r.json()
     assert set(body) == {"scwlist", "index_version"} and body["scwlist"] == cols["SWID"]
     # JEM-X cuts accepted; a stricter good-time cut keeps a subset
