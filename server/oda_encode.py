@@ -85,7 +85,8 @@ def dense_matrix_hdu(hdu):
     The ODA wire format carries numpy arrays; a variable-length column would travel as
     heap descriptors, and scripts add matrices of several queries element by element
     (``rmf['MATRIX'] * expos``), which needs equal shapes. Each row becomes ``N_GRP = 1``,
-    ``F_CHAN`` = the first channel, ``N_CHAN`` = all channels, ``MATRIX`` the full row:
+    ``F_CHAN`` = the first channel, ``N_CHAN`` = all channels (one-element variable-length
+    cells), ``MATRIX`` the full row as a fixed-width column:
     the same response, valid OGIP (CAL/GEN/92-002 allows full rows).
     """
     from astropy.io import fits
@@ -112,10 +113,13 @@ def dense_matrix_hdu(hdu):
     for c in hdu.columns:
         if c.name == "N_GRP":
             cols.append(fits.Column("N_GRP", "I", array=np.ones(n, np.int16)))
-        elif c.name == "F_CHAN":
-            cols.append(fits.Column("F_CHAN", "J", array=np.full(n, first, np.int32)))
-        elif c.name == "N_CHAN":
-            cols.append(fits.Column("N_CHAN", "J", array=np.full(n, n_chan, np.int32)))
+        elif c.name in ("F_CHAN", "N_CHAN"):
+            # one group per row, kept variable-length: readers (gammapy) index them per group,
+            # and they travel as object arrays of their values (not heap descriptors)
+            v = first if c.name == "F_CHAN" else n_chan
+            cells = np.empty(n, dtype=object)
+            cells[:] = [np.array([v], np.int32) for _ in range(n)]
+            cols.append(fits.Column(c.name, "PJ()", array=cells))
         elif c.name == "MATRIX":
             cols.append(fits.Column("MATRIX", f"{n_chan}E", array=dense))
         else:
@@ -131,7 +135,7 @@ def _is_matrix(hdu) -> bool:
 
     return (isinstance(hdu, fits.BinTableHDU) and hdu.name.upper() in _MATRIX_EXTNAMES
             and {"F_CHAN", "N_CHAN", "MATRIX"} <= set(hdu.columns.names)
-            and any(_is_vla(c.format) for c in hdu.columns))
+            and _is_vla(hdu.columns["MATRIX"].format))
 
 
 def _table_array(hdu) -> np.ndarray:
@@ -337,7 +341,8 @@ def encode_products(res, order=None) -> dict:
     if res.product_type == "image":
         from core.imaging.detect import catalog_to_oda_json
 
-        meta = {"product": "mosaic", "instrument": res.query.instrument, "src_name": src_name,
+        # src_name empty as in ODA's mosaics: oda_api then names the product mosaic_image_0_mosaic.
+        meta = {"product": "mosaic", "instrument": res.query.instrument, "src_name": "",
                 "query_parameters": json.dumps(res.query.to_params(), default=str)}
         out["numpy_data_product_list"] = [fits_product(files["mosaic.fits"], "mosaic_image", meta)]
         out["catalog"] = catalog_to_oda_json(res.data.catalog)
@@ -423,7 +428,7 @@ def dummy_products(query) -> dict:
             h = fits.ImageHDU(np.zeros((32, 32), np.float32), header=w.to_header(), name="ISGR-MOSA-IMA")
             h.header["IMATYPE"], h.header["DUMMY"] = kind, True
             hdus.append(h)
-        meta = {"product": "mosaic", "instrument": query.instrument, "src_name": query.src_name,
+        meta = {"product": "mosaic", "instrument": query.instrument, "src_name": "",
                 "query_parameters": json.dumps(query.to_params(), default=str)}
         out["numpy_data_product_list"] = [fits_product(fits.HDUList(hdus), "mosaic_image", meta)]
         out["catalog"] = catalog_to_oda_json(empty_catalog())

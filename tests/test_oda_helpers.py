@@ -153,7 +153,8 @@ def test_image_helpers_and_meta(image, tmp_path):
     disp, dc = image
     prod = dc.mosaic_image_0_mosaic
     assert set(prod.meta_data) >= {"product", "instrument", "src_name", "query_parameters"}
-    assert prod.meta_data["instrument"] == "isgri" and prod.meta_data["src_name"] == "Crab"
+    assert prod.meta_data["instrument"] == "isgri" and prod.meta_data["src_name"] == ""   # as ODA's mosaics
+    assert json.loads(prod.meta_data["query_parameters"])["src_name"] == "Crab"
     names = list(dc.dispatcher_catalog_1.table["src_names"])
     assert "target" not in names and "Crab" in names           # catalogue names, no synthetic row
     img = plot_tools.OdaImage(dc)
