@@ -76,7 +76,8 @@ def _gammapy_gamma(pha, arf, rmf) -> float:
     from gammapy.stats.fit_statistics import FitStatistic
 
     kernel = EDispKernel.read(rmf)
-    with fits.open(pha) as h:
+    with fits.open(pha) as h0, fits.open(rmf) as r:
+        h = fits.HDUList([*h0, r["EBOUNDS"]])  # gammapy reads the channel energies next to the spectrum
         rate = RegionNDMap.from_hdulist(h, format="ogip", ogip_column="RATE")
         err = RegionNDMap.from_hdulist(h, format="ogip", ogip_column="STAT_ERR")
         quality = np.asarray(h["SPECTRUM"].data["QUALITY"]).reshape(rate.data.shape)
@@ -215,7 +216,7 @@ def test_light_curves_in_catalogue_order_with_units(light_curve, tmp_path):
 
     disp, dc = light_curve
     assert [p.meta_data["src_name"] for p in dc._p_list] == ["Crab", "Zeta Src"]   # as in the catalogue
-    assert hasattr(dc, "isgri_lc_0_Crab") and hasattr(dc, "isgri_lc_1_Zeta_Src")
+    assert hasattr(dc, "isgri_lc_0_Crab") and hasattr(dc, "isgri_lc_1_ZetaSrc")  # oda_api drops spaces
     for name in ("Crab", "Zeta Src"):
         sub = dc.new_from_metadata("src_name", name)
         assert sub is not None and len(sub._p_list) == 1
