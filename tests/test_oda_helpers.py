@@ -211,7 +211,7 @@ def test_spectrum_write_back_fits_the_same(spectrum, tmp_path):
     assert disp.response_json["products"]["analysis_parameters"]["osa_version"] == "OSA10.2"
 
 
-def test_light_curves_in_catalogue_order_with_units(light_curve, tmp_path):
+def test_light_curves_in_catalogue_order_with_units(light_curve, catalog_two, tmp_path):
     from astropy.table import Table
 
     disp, dc = light_curve
@@ -228,7 +228,7 @@ def test_light_curves_in_catalogue_order_with_units(light_curve, tmp_path):
     path = tmp_path / "lc.fits"
     dc.isgri_lc_0_Crab.write_fits_file(str(path))
     fitsverify(path)
-    t = Table.read(path, hdu=1)
+    t = Table.read(path, hdu=1, astropy_native=True)
     from astropy.time import Time
 
     assert isinstance(t["TIME"], Time) and 2003.1 < t["TIME"][0].decimalyear < 2004.3   # units kept: TIME → Time
@@ -240,8 +240,8 @@ def test_light_curves_in_catalogue_order_with_units(light_curve, tmp_path):
     fn, tstart, tstop, _ = lc.write_fits("Crab", output_dir=str(tmp_path))
     assert 52700 < tstart < tstop < 53100
     fitsverify(fn)
-    res = _core(product_type="lc", time_bin=1000, selected_catalog=[("Crab", 83.6331, 22.0145), ("Zeta Src", 88.0, 25.0)],
-                **FIELD)
+    res = _core(product_type="lc", time_bin=1000, selected_catalog=catalog_two, **FIELD)
+    assert res.product_id == disp.job_id
     for f in res.files.values():
         if str(f).endswith(".fits"):
             fitsverify(f)
