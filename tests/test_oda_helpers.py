@@ -165,7 +165,10 @@ def test_image_helpers_and_meta(image, tmp_path):
     from astropy.io import fits
 
     res = _core(product_type="image", E1_keV=20, E2_keV=40, **FIELD)
-    fitsverify(res.files["mosaic.fits"])
+    fits_files = [f for f in res.files.values() if str(f).endswith(".fits")]
+    assert {Path(f).name for f in fits_files} >= {"mosaic.fits", "catalog.fits"}
+    for f in fits_files:
+        fitsverify(f)
     with fits.open(path) as mine, fits.open(res.files["mosaic.fits"]) as ref:
         assert [h.header.get("IMATYPE") for h in mine] == [h.header.get("IMATYPE") for h in ref]
         np.testing.assert_array_equal(mine[3].data, ref[3].data)
