@@ -21,7 +21,8 @@ combine them:
   (``spectral_model`` over E1_keV–E2_keV).
 
 Sources: ``selected_catalog`` when given (ODA's catalogue round trip), otherwise the
-catalogue found in the image of the same selection and band (the query target always in it).
+catalogue found in the image of the same selection and band (plus the query target when it was not
+detected); sources closer than 12′ are merged first (:func:`core.spectral.catalog.merge_close_sources`).
 """
 
 from __future__ import annotations
