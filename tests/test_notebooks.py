@@ -51,7 +51,7 @@ SCW_PER_GROUP = int(os.environ.get("ODA_NB_SCW_PER_GROUP", "2"))
 #: ScWs per chunk (the notebooks' 50).
 CHUNK = int(os.environ.get("ODA_NB_CHUNK", "1"))
 #: max_pointings of queries by time range.
-MAX_POINTINGS = int(os.environ.get("ODA_NB_MAX_POINTINGS", "2"))
+MAX_POINTINGS = int(os.environ.get("ODA_NB_MAX_POINTINGS", "1"))
 
 #: Per-notebook (ScWs per OSA group, chunk): NGC 2110 (11 mCrab) needs 4 ScWs of the first
 #: chunk to pass the 5σ threshold of NGC2110_reanalysis (6.1σ; 2 ScWs give 4.9σ), 2 for 3.5σ.
