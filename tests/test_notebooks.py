@@ -128,7 +128,6 @@ def _caps(nb: str) -> tuple[int, int]:
 def _transform(src: str, url: str, nb: str) -> str:
     for host in REAL_HOSTS:
         src = src.replace(host, url)
-    src = src.replace("http://" + url.split("://", 1)[1], url)
     for old, new, _ in FIXES.get(nb, []):
         src = src.replace(old, new)
     for old, new in CAPS.get(nb, []):
