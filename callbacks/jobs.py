@@ -18,7 +18,7 @@ from layouts.products import job_status_text, progress_table
 
 from .form_state import share_search
 
-__all__ = ["start", "run_job", "cancel", "show_progress", "slim_record", "start_outputs"]
+__all__ = ["start", "run_job", "cancel", "show_progress", "slim_record", "start_outputs", "public_query"]
 
 PRODUCTS = tuple(PRODUCT_LABELS)
 _RECORD_KEYS = ("job_id", "product_type", "status", "message", "error", "scws", "n_done", "n_total",
@@ -43,14 +43,13 @@ def start_outputs(params: dict | None) -> tuple:
     A product already computed (or restored) is shown at once; otherwise a job request
     starts the background callback.
     """
-    from core.query import Query
     from server.jobs import get_runner
 
     none = (*[no_update] * len(PRODUCTS), no_update, no_update, no_update, no_update)
     if not params:
         return none
     try:
-        q = Query.from_params(params)
+        q = public_query(params)
         runner = get_runner()
         jid = runner.job_id(q)
     except QueryError as exc:
@@ -65,6 +64,17 @@ def start_outputs(params: dict | None) -> tuple:
         return (*_refs(q.product_type, jid), no_update, slim_record(rec), q.product_type, search)
     request = {"params": q.to_params(), "job_id": jid, "nonce": time.time()}
     return (*[no_update] * len(PRODUCTS), request, None, q.product_type, search)
+
+
+def public_query(params: dict):
+    """The page's query: public data only (the page has no token to show private data with)."""
+    from core.query import Query
+
+    q = Query.from_params(params)
+    if q.integral_data_rights != "public":
+        raise QueryError("integral_data_rights", "private data needs a token: use the HTTP API with token=...",
+                         "public")
+    return q
 
 
 def _stored(jid: str) -> bool:
@@ -102,14 +112,16 @@ def run_job(set_progress, request):
 def run_request(request: dict | None, set_progress=None) -> tuple:
     """The background work as a plain function: (refs per product, final record)."""
     from core.products.run import Cancelled
-    from core.query import Query
     from server.jobs import get_runner
 
     if not request:
         return (*[no_update] * len(PRODUCTS), no_update)
     runner = get_runner()
-    q = Query.from_params(request["params"])
-    jid = request["job_id"]
+    try:
+        q = public_query(request["params"])
+    except QueryError as exc:
+        return (*[no_update] * len(PRODUCTS), {"status": "failed", "error": exc.to_dict(), "product_type": "image"})
+    jid = runner.job_id(q)
     last = [0.0]
 
     def relay(rec):

@@ -33,9 +33,11 @@ def load(ref: dict | None):
     if not ref or not ref.get("job_id"):
         return None
     try:
-        return product_cache.get(ref["job_id"])
+        res = product_cache.get(ref["job_id"])
     except (ApiError, QueryError):
         return None
+    # The page has no token: a private product's id sent to it shows nothing.
+    return res if res.query.integral_data_rights == "public" else None
 
 
 def _base_url() -> str:
@@ -209,6 +211,9 @@ def upload_catalog(contents, filename):
     """Replace the list by an uploaded ECSV / FITS / ODA JSON catalogue."""
     if not contents:
         return no_update, no_update
+    too_large = upload_too_large(contents, filename)
+    if too_large:
+        return no_update, too_large
     try:
         raw = base64.b64decode(contents.split(",", 1)[1])
         rows = read_catalog_bytes(raw, filename or "")
@@ -218,6 +223,19 @@ def upload_catalog(contents, filename):
         return no_update, f"{filename}: cannot read it as ECSV, FITS or ODA JSON ({type(exc).__name__})"
     return [{"name": n, "ra": r, "dec": d, "significance": None, "new": "uploaded"} for n, r, d in rows], \
         f"Loaded {len(rows)} sources from {filename}."
+
+
+def upload_too_large(contents: str, filename: str | None) -> str | None:
+    """The message refusing an upload above ``ODA_MAX_UPLOAD_BYTES`` (judged by its length,
+    before decoding or parsing anything), or None."""
+    from core.config import get_limits
+
+    limit = get_limits().max_upload_bytes
+    size = (len(contents) - contents.find(",") - 1) * 3 // 4
+    if size <= limit:
+        return None
+    return (f"{filename or 'the file'}: {size / 1e6:.1f} MB is too large for a catalogue "
+            f"(at most {limit / 1e6:g} MB)")
 
 
 def read_catalog_bytes(raw: bytes, filename: str) -> list[tuple]:

@@ -25,7 +25,9 @@ import numpy as np
 from .errors import QueryError
 from .timeutil import T_FORMATS, parse_time, time_to_ijd
 
-__all__ = ["Query", "INSTRUMENTS", "PRODUCTS", "LIMITS", "DEFAULT_RADIUS"]
+__all__ = ["Query", "INSTRUMENTS", "PRODUCTS", "LIMITS", "DATA_RIGHTS", "DEFAULT_RADIUS"]
+
+DATA_RIGHTS = ("public", "all-private")
 
 INSTRUMENTS = ("isgri", "jemx", "spi_acs")
 PRODUCTS = ("image", "spectrum", "lc", "spectral_fit")
@@ -132,6 +134,9 @@ class Query:
     spectral_model: str = "powerlaw"
     #: ``((name, ra, dec), ...)`` sources to extract; empty = find them in an image of the field.
     selected_catalog: tuple = ()
+    #: ``public`` or ``all-private`` (ODA's name): private products get ids salted with the
+    #: deployment secret, so nobody derives them from the public query.
+    integral_data_rights: str = "public"
     ijd1: float = field(default=math.nan, repr=False)
     ijd2: float = field(default=math.nan, repr=False)
 
@@ -230,6 +235,11 @@ class Query:
                              ", ".join(SPECTRAL_MODELS) + " or sums such as powerlaw+bbody")
         out["spectral_model"] = model
         out["selected_catalog"] = parse_catalog(p.get("selected_catalog", ()))
+        rights = str(p.get("integral_data_rights", "public")).strip().lower()
+        rights = "public" if rights in ("", "none", "\x00") else rights
+        if rights not in DATA_RIGHTS:
+            raise QueryError("integral_data_rights", f"unknown data rights {rights!r}", ", ".join(DATA_RIGHTS))
+        out["integral_data_rights"] = rights
         return cls(**out)
 
     # -- canonical form and ids -------------------------------------------------------------
@@ -246,6 +256,8 @@ class Query:
         for name, products in _PRODUCT_FIELDS.items():
             if self.product_type not in products:
                 d.pop(name)
+        if d["integral_data_rights"] == "public":  # public ids are what they always were
+            d.pop("integral_data_rights")
         return d
 
     @staticmethod
@@ -259,8 +271,15 @@ class Query:
         from . import CODE_VERSION
         from .archive.pointings import HISTORY_VERSION
 
-        payload = json.dumps({"q": self.canonical(), "code": CODE_VERSION, "history": HISTORY_VERSION,
-                              "extra": list(extra_versions)}, sort_keys=True, separators=(",", ":"))
+        doc = {"q": self.canonical(), "code": CODE_VERSION, "history": HISTORY_VERSION, "extra": list(extra_versions)}
+        if self.integral_data_rights != "public":
+            import hmac
+
+            from .config import deployment_secret
+
+            doc["scope"] = hmac.new(deployment_secret(), b"private-product-id:" + self.integral_data_rights.encode(),
+                                    hashlib.sha256).hexdigest()
+        payload = json.dumps(doc, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
     def to_params(self) -> dict:
@@ -268,6 +287,8 @@ class Query:
         d = {k: v for k, v in asdict(self).items() if not k.startswith("ijd")}
         d["scw_list"] = list(d["scw_list"])
         d["selected_catalog"] = [list(r) for r in d["selected_catalog"]]
+        if d["integral_data_rights"] == "public":
+            d.pop("integral_data_rights")
         return {k: v for k, v in d.items() if v not in ("", (), []) and not (isinstance(v, float) and math.isnan(v))}
 
     def with_(self, **changes) -> "Query":
@@ -288,7 +309,9 @@ def parse_catalog(value) -> tuple:
     rows = []
     try:
         if isinstance(value, (str, bytes, bytearray)):
-            value = json.loads(value)
+            from .safejson import loads as safe_loads
+
+            value = safe_loads(value, field="selected_catalog")
         if isinstance(value, dict):
             names = list(value["cat_column_names"])
             cols = dict(zip(names, value["cat_column_list"]))
@@ -305,6 +328,8 @@ def parse_catalog(value) -> tuple:
                 else:
                     name, ra, dec = r
                     rows.append((name, ra, dec))
+    except QueryError:
+        raise
     except (KeyError, ValueError, TypeError) as exc:
         raise QueryError("selected_catalog", f"cannot read the source list ({exc.__class__.__name__}: {exc})",
                          "ODA catalogue JSON or a list of {name, ra, dec}") from None

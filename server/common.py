@@ -42,6 +42,8 @@ class ApiError(Exception):
         self.field = field
         self.allowed = allowed
         self.extra = extra
+        #: Extra response headers (e.g. ``Retry-After`` of a 429).
+        self.headers: dict = {}
 
     @classmethod
     def from_query_error(cls, exc: QueryError) -> "ApiError":
@@ -125,7 +127,7 @@ def register_error_handlers(app) -> None:
     from werkzeug.exceptions import HTTPException
 
     def handle_api_error(exc: ApiError):
-        return json_response(exc.body(), exc.status)
+        return json_response(exc.body(), exc.status, exc.headers)
 
     def handle_http(exc: HTTPException):
         if not is_api_path(request.path):
@@ -147,12 +149,14 @@ def handle_unexpected(exc: Exception):
     from werkzeug.exceptions import HTTPException
 
     if isinstance(exc, ApiError):
-        return json_response(exc.body(), exc.status)
+        return json_response(exc.body(), exc.status, exc.headers)
     if isinstance(exc, HTTPException):
         return _handle_http(exc)
     if isinstance(exc, QueryError):
         err = ApiError.from_query_error(exc)
         return json_response(err.body(), err.status)
+    if isinstance(exc, RecursionError):  # a nested input that slipped past the JSON bounds
+        return json_response(error_body(400, "input nested too deeply", "body", "fewer levels of nesting"), 400)
     log.exception("unhandled error on %s", request.path)
     return json_response(error_body(500, "internal error; the request was logged"), 500)
 
@@ -198,6 +202,15 @@ class ProductCache:
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
         return res
+
+    def peek(self, pid: str):
+        """The cached result for ``pid`` or None (nothing loaded, LRU order unchanged)."""
+        with self._lock:
+            return self._items.get(pid)
+
+    def drop(self, pid: str) -> None:
+        with self._lock:
+            self._items.pop(pid, None)
 
     def clear(self) -> None:
         with self._lock:

@@ -55,19 +55,20 @@ def _upload():
     """Source rows of an uploaded ``user_catalog_file`` (ECSV, FITS or ODA JSON), or None."""
     from core.spectral.catalog import read_catalog_file
 
+    from core.config import get_limits
+
     f = request.files.get("user_catalog_file")
     if f is None:
         return None
-    data = f.read(_MAX_UPLOAD + 1)
-    if len(data) > _MAX_UPLOAD:
-        raise QueryError("user_catalog_file", "is too large", f"at most {_MAX_UPLOAD // 1_000_000} MB")
+    limit = get_limits().max_upload_bytes
+    data = f.read(limit + 1)
+    if len(data) > limit:
+        raise QueryError("user_catalog_file", "is too large", f"at most {limit / 1e6:g} MB (ODA_MAX_UPLOAD_BYTES)")
     try:
         return read_catalog_file(data, f.filename or "")
     except QueryError as exc:
         raise QueryError("user_catalog_file", exc.message, exc.allowed) from None
 
-
-_MAX_UPLOAD = 5_000_000
 
 
 def _exit_status(status: int = 0, message: str = "", error_message: str = "", comment: str = "") -> dict:
@@ -117,7 +118,7 @@ def run_analysis():
                           products={})
         return json_response(body, 400)
     try:
-        auth.check_rights(query, values.get("integral_data_rights"), auth.token_from_request(request, values))
+        query = auth.authorize(query, values.get("integral_data_rights"), auth.token_from_request(request, values))
     except ApiError as exc:
         body = exc.body()
         body.update(query_status="failed", exit_status=_exit_status(1, body["error"], body["error"]),

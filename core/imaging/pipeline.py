@@ -124,6 +124,9 @@ def scw_part(scw_id: str, e1: float, e2: float, ra0: float, dec0: float, *, arch
         arrays, meta = part.to_arrays()
         arrays = {k: (v.astype(np.float32) if v.dtype == np.float64 else v) for k, v in arrays.items()}
         store.put(key, arrays=arrays, meta={**meta, "image_meta": image_meta})
+        # Mosaic what a later request restores (float32), so that a product is the same bytes
+        # whether its ScWs were just calculated or restored.
+        part = Projected.from_arrays(arrays, meta)
     return part, status, image_meta
 
 
