@@ -25,7 +25,8 @@ import numpy as np
 from .errors import QueryError
 from .timeutil import T_FORMATS, parse_time, time_to_ijd
 
-__all__ = ["Query", "INSTRUMENTS", "PRODUCTS", "LIMITS", "DATA_RIGHTS", "ACS_SPECTRA", "INPUT_ALIASES", "expand_t0"]
+__all__ = ["Query", "INSTRUMENTS", "PRODUCTS", "LIMITS", "DATA_RIGHTS", "DEFAULT_RADIUS", "ACS_SPECTRA", "INPUT_ALIASES",
+           "expand_t0"]
 
 DATA_RIGHTS = ("public", "all-private")
 
@@ -49,6 +50,9 @@ LIMITS = {
     "rebin": (1, 64),
     "selected_catalog": (1, 200),   # sources
 }
+
+#: Default cone radius (deg) per instrument, as the ODA INTEGRAL plugin's (fully coded field + half the partially coded).
+DEFAULT_RADIUS = {"isgri": 15.0, "jemx": 4.0}
 
 #: Fields that only some products use: left out of the other products' canonical form (and id).
 #: (``detection_threshold`` serves every product: spectra and light curves without a
@@ -121,7 +125,7 @@ class Query:
     T1: str = ""
     T2: str = ""
     T_format: str = "isot"
-    radius: float = 10.0
+    radius: float = 15.0           # ODA's INTEGRAL plugin: 15° for ISGRI, 4° for JEM-X (DEFAULT_RADIUS)
     max_pointings: int = 50
     scw_list: tuple[str, ...] = ()
     min_good_time: float = 1000.0
@@ -220,7 +224,8 @@ class Query:
                 raise QueryError("T2", f"T2 - T1 = {span:.6g} s is out of range for {inst.label}",
                                  f"{inst.min_span_s:g} .. {inst.max_span_s:g} s")
 
-        out["radius"] = _num("radius", p.get("radius", 10.0), *LIMITS["radius"], lo_open=True)
+        out["radius"] = _num("radius", p.get("radius", DEFAULT_RADIUS.get(out["instrument"], 15.0)),
+                             *LIMITS["radius"], lo_open=True)
         out["max_pointings"] = _num("max_pointings", p.get("max_pointings", 50), *LIMITS["max_pointings"], integer=True)
         out["min_good_time"] = _num("min_good_time", p.get("min_good_time", 1000.0), *LIMITS["min_good_time"])
         elo, ehi = LIMITS["E_keV"][out["instrument"]]

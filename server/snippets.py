@@ -19,7 +19,7 @@ from core.query import Query
 
 __all__ = ["client_snippet", "oda_api_snippet", "oda_params", "oda_catalog_json"]
 
-_DEFAULTS = {"T_format": "isot", "radius": 10.0, "max_pointings": 50, "min_good_time": 1000.0,
+_DEFAULTS = {"T_format": "isot", "radius": 15.0, "max_pointings": 50, "min_good_time": 1000.0,
              "instrument": "isgri", "time_bin_format": "sec", "channel_grid": "osa11", "rebin": 1,
              "spectral_model": "powerlaw", "time_bin": 0.0}
 
