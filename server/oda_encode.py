@@ -26,8 +26,6 @@ import base64
 import json
 import math
 import pickle
-import threading
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -386,25 +384,25 @@ def encode_products(res, order=None) -> dict:
 
 
 class EncodedCache:
-    """LRU of encoded products (immutable per product id), bounded in entries."""
+    """Encoded products (immutable per product id and source order) in a shared sealed cache
+    (:class:`~server.shared_cache.SealedCache` "oda": in-process, or Redis with ``ODA_CACHE_REDIS``)."""
 
     def __init__(self, size: int = 8):
+        from .shared_cache import SealedCache
+
         self.size = size
-        self._items: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache = SealedCache("oda", items=size)
 
     def get(self, res, order=None) -> dict:
-        key = (res.product_id, tuple(order or ()))
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is not None:
-                self._items.move_to_end(key)
-                return hit
+        import hashlib
+
+        tag = hashlib.sha256(json.dumps(list(order or ())).encode()).hexdigest()[:16]
+        key = f"{res.product_id}:{tag}"
+        hit = self._cache.get_json(key)
+        if hit is not None:
+            return hit
         enc = encode_products(res, order)
-        with self._lock:
-            self._items[key] = enc
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+        self._cache.set_json(key, enc)
         return enc
 
 
