@@ -31,6 +31,7 @@ app = dash.Dash(__name__, title="INTEGRAL ODA", update_title=None, background_ca
                 meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"},
                            {"name": "color-scheme", "content": "light dark"},
                            {"name": "description", "content": "Online analysis of INTEGRAL hard X-ray data"}])
+app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)  # screen readers, hyphenation
 server = app.server
 server.secret_key = os.environ.get("ODA_SECRET_KEY") or "dev-only-change-me"
 if "ODA_SECRET_KEY" not in os.environ:
