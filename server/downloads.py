@@ -73,6 +73,7 @@ def _send_path(path: Path, name: str, etag: str) -> Response:
     if not path.is_file():
         raise ApiError(404, f"file {name} is no longer stored; request the product again", "filename")
     resp = send_file(path, mimetype=_mime(name), conditional=False, etag=False, max_age=None)
+    resp.headers["Content-Type"] = _mime(name)  # as given: send_file appends a second charset to text types
     return _finish(resp, etag, name)
 
 
@@ -162,8 +163,27 @@ def build_zip(res) -> bytes:
             if not Path(path).is_file():
                 raise ApiError(404, f"file {name} is no longer stored; request the product again", "product_id")
             z.write(path, f"{folder}/{name}")
+        for name, png in _zip_figures(res):
+            z.write(png, f"{folder}/{name}")
         z.writestr(f"{folder}/result.json", json.dumps(jsonable(result), indent=1, allow_nan=False))
     return buf.getvalue()
+
+
+def _zip_figures(res, max_sources: int = 20) -> list[tuple[str, Path]]:
+    """The publication PNGs of a product (one per source for spectra and light curves)."""
+    if res.product_type in ("image", "spectral_fit"):
+        names = [None]
+    else:
+        names = [n for n in _source_names(res)][:max_sources]
+    out = []
+    for source in names:
+        try:
+            path = Path(res.png(source))
+        except (KeyError, ValueError, NotImplementedError):
+            continue  # a source without a figure (no exposure): its FITS files are still there
+        name = {"image": "mosaic.png", "spectral_fit": "fit.png"}.get(res.product_type) or f"figure_{_safe(source)}.png"
+        out.append((name, path))
+    return out
 
 
 @bp.route("/products/<product_id>/all.zip", methods=["GET"])
