@@ -209,7 +209,7 @@ def history_list(entries: list[dict] | None, prefix: str = "/") -> html.Div | st
     for e in entries:
         jid = str(e.get("job_id", ""))
         cards.append(html.Button([
-            html.Img(src=f"{prefix}products/{jid}/figure.png", alt=f"{e.get('label', '')} thumbnail", loading="lazy",
+            html.Img(src=f"{prefix}products/{jid}/figure.png", alt=f"{e.get('label', '')} thumbnail",
                      className="thumb"),
             html.Span(PRODUCT_LABELS.get(e.get("product_type", ""), ""), className="history-kind"),
             html.Span(e.get("label", jid), className="history-label"),
