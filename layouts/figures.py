@@ -256,14 +256,17 @@ def _arr(d: dict, *keys):
 
 #: Units of the unfolded E²F view: label and factor from keV²·ph/cm²/s/keV.
 E2F_UNITS = {"keV": ("E²F (keV² ph cm⁻² s⁻¹ keV⁻¹)", 1.0), "erg": ("E²F (erg cm⁻² s⁻¹)", 1.602176634e-9)}
-_NICE_KEV = (1, 2, 3, 5, 7, 10, 15, 20, 30, 40, 50, 70, 100, 150, 200, 300, 500, 700, 1000, 2000, 5000, 10000)
 
 
 def energy_ticks(e_lo: float, e_hi: float) -> tuple[list[float], list[str]]:
     """Plain-number energy ticks (20, 30, 50, 100, 200 …) inside [e_lo, e_hi] keV, at most ~8."""
-    t = [v for v in _NICE_KEV if e_lo <= v <= e_hi]
-    while len(t) > 8:
-        t = t[::2]
+    t = []
+    for mantissas in ((1, 2, 5), (1, 2, 3, 5, 7), (1, 1.5, 2, 3, 4, 5, 7)):
+        t = [m * 10.0 ** k for k in range(-1, 6) for m in mantissas if e_lo <= m * 10.0 ** k <= e_hi]
+        if len(t) >= 3:
+            break
+    if len(t) > 8:
+        t = [v for v in t if f"{v:g}"[0] in "125"][:8]
     if len(t) < 2:
         t = sorted({float(f"{e_lo:.2g}"), float(f"{e_hi:.2g}")})
     return t, [f"{v:g}" for v in t]
@@ -315,10 +318,25 @@ def spectrum_figure(src: dict, *, e2f: bool = False, model_name: str = "") -> go
     model = _arr(src, "model_rate")
     if model is not None and len(model) != len(rate):
         model = None
+    unf = _arr(src, "e2f") if e2f else None
+    # Channels flagged bad (OGIP QUALITY ≠ 0: below the threshold, beyond the response) or
+    # without an error are not data: left out, and the energy range follows the rest.
+    quality = _arr(src, "quality")
+    keep = np.isfinite(rate) & (emax > emin)
+    if err is not None:
+        keep &= np.isfinite(err) & (err > 0)
+    if quality is not None and len(quality) == len(rate):
+        keep &= quality == 0
+    if keep.any() and not keep.all():
+        emin, emax, rate = emin[keep], emax[keep], rate[keep]
+        err = err[keep] if err is not None else None
+        model = model[keep] if model is not None else None
+        if unf is not None and len(unf) == len(keep):
+            src = dict(src, e2f_err=_arr(src, "e2f_err")[keep].tolist())
+            unf = unf[keep]
     e = np.sqrt(emin * emax)
     de = emax - emin
     ex = [e - emin, emax - e]
-    unf = _arr(src, "e2f") if e2f else None
     with_resid = model is not None
     if with_resid:
         fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.04)
