@@ -51,8 +51,10 @@ def remember(*args):
     return new if new != history else no_update
 
 
-@callback(Output(ids.HISTORY_LIST, "children"), Input(ids.HISTORY, "data"))
-def show_history(history):
+@callback(Output(ids.HISTORY_LIST, "children"), Input(ids.HISTORY, "data"), State("embed-flag", "data"))
+def show_history(history, embed=False):
+    if embed:  # an embedded product shows only itself
+        return ""
     return history_list(history, prefix=get_relative_path("/"))
 
 

@@ -39,12 +39,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def base():
+def base(tmp_path_factory):
     port = _free_port()
     env = dict(os.environ, ODA_PORT=str(port), ODA_PUBLIC_MAX_SCW="50", ODA_WORKERS="1")
     env.pop("ODA_JWT_SECRET", None)
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    # The server's log goes to a file: a pipe nobody reads fills up and blocks the server.
+    log = open(tmp_path_factory.mktemp("app") / "app.log", "w+b")
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while True:
@@ -52,7 +53,7 @@ def base():
             urllib.request.urlopen(url + "/", timeout=5).read()
             break
         except OSError:
-            assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
+            assert proc.poll() is None, Path(log.name).read_text()[-3000:]
             assert time.time() < deadline, "app did not start"
             time.sleep(0.3)
     yield url
@@ -61,6 +62,7 @@ def base():
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+    log.close()
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +115,7 @@ def _type(d, field, text, enter=False):
 
     el = _css(d, f"#q-{field}")[0]
     el.send_keys(Keys.CONTROL, "a")
-    el.send_keys(Keys.BACKSPACE)
-    el.send_keys(text)
+    el.send_keys(text or Keys.BACKSPACE)  # typing replaces the selection: no intermediate empty value
     if enter:
         el.send_keys(Keys.ENTER)
     time.sleep(0.4)  # the inputs' debounce (0.25 s): the value reaches the server before the next action
@@ -380,7 +381,8 @@ def test_share_url_keeps_coordinates_and_embed_has_no_editing(base, d):
     d.get(share)
     _wait(lambda: _css(d, "#share-image"), timeout=60, what="the replayed image")
     assert _value(d, "RA") == "85" and _value(d, "DEC") == "20"
-    params = json.loads(_css(d, "#meta-image pre")[0].get_attribute("textContent"))
+    pre = d.find_element("xpath", "//div[@id='meta-image']//details[summary[normalize-space()='Query parameters']]/pre")
+    params = json.loads(pre.get_attribute("textContent"))
     assert params["RA"] == 85 and params["DEC"] == 20
     # (12) the embed hides the catalogue's editing controls and the history
     d.get(base + f"/embed?{CRAB}&product=image")
