@@ -101,8 +101,11 @@ def start(n_clicks, autorun, *rest):
     trig = ctx.triggered_id
     if trig == ids.AUTORUN or (trig is None and autorun):
         params = (autorun or {}).get("params")
-    elif isinstance(trig, str) and trig.startswith("q-"):
-        # Enter in a field: validate the form as it is now (the query store may lag a keystroke).
+    elif trig == ids.SUBMIT and not n_clicks:
+        params = None
+    elif trig == ids.SUBMIT or (isinstance(trig, str) and trig.startswith("q-")):
+        # Submit or Enter in a field: the form as it is now (the query store may lag a click
+        # on a product or a keystroke).
         if tick_disabled is False:  # a job is running
             return start_outputs(None)
         values = dict(zip(FIELDS, rest[n_enter + 2: n_enter + 2 + len(FIELDS)]))
@@ -111,7 +114,7 @@ def start(n_clicks, autorun, *rest):
 
         q, errors = validate(form_params(values, selected_sources(rows, selected)))
         params = q.to_params() if q is not None else None
-    elif not n_clicks:
+    else:
         params = None
     return start_outputs(params)
 

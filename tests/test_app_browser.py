@@ -145,7 +145,11 @@ def test_crab_image_select_spectrum_lc_download_and_share(base, browser):
     _wait(lambda: _css(d, "#job-status")[0].text, what="job status")
     _wait(lambda: _css(d, "#img-graph .hm, #img-graph .heatmaplayer image"), timeout=120, what="the sky image")
     _wait(lambda: any(c.text == "Crab" for c in _css(d, "#cat-table td[data-dash-column=name]")), what="Crab listed")
-    assert "ready" in _css(d, "#job-status")[0].text
+    # (the map shows the mosaic as it grows: wait for the finished product)
+    _wait(lambda: "ready" in _css(d, "#job-status")[0].text, timeout=120, what="the finished image")
+    _wait(lambda: _css(d, "#meta-image a.file-link") and "progress" not in d.execute_script(
+        "return document.querySelector('#img-graph .js-plotly-plot').layout.title.text"), what="the final mosaic drawn")
+    time.sleep(0.5)  # its source list too
     # click the Crab's marker on the map: it becomes selected in the table
     point = _wait(lambda: _css(d, "#img-graph .scatterlayer .point"), what="source markers")[0]
     ActionChains(d).move_to_element(point).click().perform()
