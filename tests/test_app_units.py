@@ -345,3 +345,22 @@ def test_job_callbacks_compute_then_restore_instantly():
 
     meta = str(meta_for(load_product(ref["job_id"])))
     assert f"/products/{ref['job_id']}/mosaic.fits" in meta and "all.zip" in meta
+
+
+def test_progressive_mosaic_from_finished_scws_converges_to_the_product():
+    """The frames of a running job: the stored per-ScW parts of the finished ScWs, co-added on
+    the product's grid; with every ScW the frame is the product's mosaic."""
+    from core.imaging.progressive import partial_mosaic
+    from core.products.run import run_product
+
+    q = fs.validate(fs.form_params(dict(fs.DEFAULTS, max_pointings=2)))[0]
+    res = run_product(q)
+    ids = [s.scw_id for s in res.scws]
+    assert partial_mosaic(q, []) is None
+    one = partial_mosaic(q, ids[:1])
+    full = partial_mosaic(q, ids)
+    assert one.n_scw == 1 and full.n_scw == len(ids) == 2
+    final = res.data.images.significance
+    assert np.allclose(full.images.significance, final, equal_nan=True, atol=1e-4)
+    assert np.nanmax(one.images.significance) < np.nanmax(final)
+    assert "Crab" in [str(n).strip() for n in full.catalog["NAME"]]
