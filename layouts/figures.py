@@ -242,7 +242,7 @@ def image_figure(significance: np.ndarray, wcs, catalog: list[dict] | None = Non
                      title="Dec (J2000)", scaleanchor="x", scaleratio=1, constrain="domain")
     fig.update_layout(grid_axes(grid))
     # Drag draws a zoom box (the wheel zooms too: scrollZoom in the graph's config).
-    fig.update_layout(clickmode="event", uirevision="image", dragmode="zoom")
+    fig.update_layout(clickmode="event", uirevision="image", dragmode="zoom", margin=dict(l=70, r=90, t=30, b=50))
     return fig
 
 
@@ -378,7 +378,7 @@ def spectrum_figure(src: dict, *, e2f: bool = False, model_name: str = "") -> go
                          showticklabels=row == bottom, row=row, col=1)
     fig.update_xaxes(title_text="energy (keV)", row=bottom, col=1)
     pos = y[np.isfinite(y) & (y > 0)]
-    fig.update_yaxes(type="log" if pos.size > 1 else "linear", title_text=ytitle, row=1, col=1)
+    fig.update_yaxes(type="log" if pos.size > 1 else "linear", title_text=ytitle, exponentformat="power", row=1, col=1)
     fig.update_layout(**_base_layout(title=dict(text=str(src.get("name", "")), x=0.01, font=dict(size=14)),
                                      legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"),
                                      uirevision="spectrum"))
