@@ -171,8 +171,8 @@ def regrid(relayout, ref, fig):
     if k is None:
         return no_update
     patch = Patch()
-    patch["data"][k]["x"] = grid["x"]
-    patch["data"][k]["y"] = grid["y"]
+    for axis in ("x", "y"):  # None breaks a line in JSON (NaN is not JSON)
+        patch["data"][k][axis] = [None if v != v else round(float(v), 2) for v in grid[axis]]
     for key, value in figures.grid_axes(grid).items():
         axis, prop = key.split(".")
         patch["layout"][axis][prop] = value

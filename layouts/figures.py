@@ -107,7 +107,7 @@ def sky_grid(wcs, x_range, y_range, n_lines: int = 6) -> dict:
     Returns
     -------
     dict
-        ``x``, ``y`` (line vertices, ``None`` between lines), ``xticks`` / ``yticks``
+        ``x``, ``y`` (line vertices, NaN between lines), ``xticks`` / ``yticks``
         (``(positions, labels)``), ``ra_step`` / ``dec_step`` in degrees.
     """
     x0, x1 = sorted(map(float, x_range))
@@ -134,10 +134,9 @@ def sky_grid(wcs, x_range, y_range, n_lines: int = 6) -> dict:
 
     def add(px, py):
         inside = (px >= x0 - pad_x) & (px <= x1 + pad_x) & (py >= y0 - pad_y) & (py <= y1 + pad_y) & np.isfinite(px)
-        px = np.where(inside, px, np.nan)
-        py = np.where(inside, py, np.nan)
-        lx.extend([None if not np.isfinite(v) else round(float(v), 2) for v in px] + [None])
-        ly.extend([None if not np.isfinite(v) else round(float(v), 2) for v in py] + [None])
+        # NaN breaks a line (and keeps the arrays numeric: compact and quick to validate)
+        lx.append(np.append(np.where(inside, px, np.nan), np.nan).astype(np.float32))
+        ly.append(np.append(np.where(inside, py, np.nan), np.nan).astype(np.float32))
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -153,6 +152,8 @@ def sky_grid(wcs, x_range, y_range, n_lines: int = 6) -> dict:
         _, ldec = wcs.pixel_to_world_values(np.full_like(ly_, x0), ly_)
     xt = _crossings(np.asarray(bra, float), bx, ra_levels % 360.0, wrap=True)
     yt = _crossings(np.asarray(ldec, float), ly_, dec_levels, wrap=False)
+    lx = np.concatenate(lx) if lx else np.zeros(0, np.float32)
+    ly = np.concatenate(ly) if ly else np.zeros(0, np.float32)
     return {"x": lx, "y": ly,
             "xticks": ([round(p, 2) for p, _ in xt], [_deg_label(v, ra_step, True) for _, v in xt]),
             "yticks": ([round(p, 2) for p, _ in yt], [_deg_label(v, dec_step, False) for _, v in yt]),
