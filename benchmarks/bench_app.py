@@ -99,7 +99,7 @@ def main():
         shots = ROOT / "docs" / "screenshots"
         shots.mkdir(parents=True, exist_ok=True)
         frames = [_progressive_latency(d, css, base, band) for band in ((25, 45), (30, 50), (35, 60))]
-        d.set_window_size(1280, 1500)  # the whole page, down to the product history
+        d.set_window_size(1280, 1800)  # the whole page, down to the product history
         time.sleep(2)  # the thumbnails of the history
         d.save_screenshot(str(shots / "page.png"))
         d.set_window_size(1280, 800)
