@@ -10,8 +10,13 @@ errors carrying the server's ``field``/``allowed`` (:class:`RequestError`), resu
 astropy ``HDUList``/``Table``/``Quantity``, ``Product.save(dir)``.
 """
 
+#: PEP 440 version. The epoch ("1!") ranks it above every release of the unrelated
+#: ``integral-client`` on PyPI, so ``pip install --find-links <server>/client/ integral-client``
+#: takes the server's wheel and never the index's namesake.
+__version__ = "1!1.0.0"
+
 from .client import (AuthError, Client, ClientError, JobCancelled, JobFailed, NotFound, Product, RequestError,
                      ServerError, TimeoutError_)
 
-__all__ = ["Client", "Product", "ClientError", "RequestError", "AuthError", "NotFound", "ServerError",
+__all__ = ["__version__", "Client", "Product", "ClientError", "RequestError", "AuthError", "NotFound", "ServerError",
            "JobFailed", "JobCancelled", "TimeoutError_"]

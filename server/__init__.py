@@ -1,7 +1,7 @@
 """Web-side services shared by the Dash page and the HTTP API (no layout code here).
 
 :func:`register` attaches the HTTP routes (ODA dispatcher endpoints, ``/api/v1``, product
-downloads) to the Flask server of the Dash app.
+downloads, the client wheel under ``/client/``) to the Flask server of the Dash app.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 def register(flask_server) -> None:
     """Attach every HTTP route of the service to ``flask_server``."""
-    from . import routes
+    from . import client_dist, routes
 
     routes.register(flask_server)
+    if "client_dist" not in flask_server.blueprints:
+        flask_server.register_blueprint(client_dist.bp)

@@ -8,7 +8,7 @@ Examples
 >>> from core.query import Query
 >>> q = Query.from_params(src_name="Crab", RA=83.6331, DEC=22.0145, T1="2003-03-15", T2="2003-04-15")
 >>> print(client_snippet(q, "http://127.0.0.1:8050").splitlines()[0])
-from integral_client import Client
+# pip install --find-links http://127.0.0.1:8050/client/ integral-client
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ def client_snippet(query: Query, base_url: str) -> str:
     if p.get("scw_list"):
         p["scw_list"] = ",".join(p["scw_list"])
     ptype = p.pop("product_type", "image")
-    lines = ["from integral_client import Client", "",
+    from .client_dist import install_line
+
+    lines = [f"# {install_line(base_url)}", "from integral_client import Client", "",
              f"client = Client({base_url.rstrip('/')!r})", "",
              "product = client.get_product(",
              f"    product_type={ptype!r},"]

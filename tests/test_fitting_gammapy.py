@@ -1,9 +1,6 @@
 """gammapy reads the PHA, ARF and RMF our writers produce and fits what we fit.
 
-gammapy 2.1 (the newest release) imports ``regions._utils.wcs_helpers.pixel_scale_angle_at_skycoord``,
-a private helper that regions 0.12 removed; with regions 0.12 installed ``import gammapy.maps``
-fails. :func:`_gammapy` restores that one helper (only gammapy's polygon regions use it, not the
-OGIP readers exercised here) before importing gammapy.
+requirements.txt pins regions < 0.12, whose private helper gammapy 2.1 imports.
 """
 
 from __future__ import annotations
@@ -16,24 +13,6 @@ from core.fitting.ogip import read_spectrum, write_arf, write_pha, write_rmf
 from tests._shared import shared_path
 
 NGC = ("reference-data", "NGC2110_ursini_spectrum_osa10.fits")
-
-
-def _gammapy():
-    import astropy.units as u
-    import regions._utils.wcs_helpers as wh
-
-    if not hasattr(wh, "pixel_scale_angle_at_skycoord"):
-        from regions.core.pixcoord import PixCoord
-
-        def pixel_scale_angle_at_skycoord(skycoord, wcs, offset=1 * u.arcsec):
-            x, y = wcs.world_to_pixel(skycoord)
-            xn, yn = wcs.world_to_pixel(skycoord.directional_offset_by(0 * u.deg, offset))
-            return PixCoord(x, y), offset / np.hypot(xn - x, yn - y), np.arctan2(yn - y, xn - x) * u.rad
-
-        wh.pixel_scale_angle_at_skycoord = pixel_scale_angle_at_skycoord
-    import gammapy
-
-    return gammapy
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +29,6 @@ def exported(tmp_path_factory):
 
 def test_gammapy_fits_same_gamma_on_exported_ngc2110(exported):
     """χ² power-law fit in gammapy (its OGIP readers, its folding, iminuit) vs ours."""
-    _gammapy()
     import astropy.units as u
     from astropy.io import fits
     from gammapy.datasets import SpectrumDataset
@@ -96,7 +74,6 @@ def test_gammapy_fits_same_gamma_on_exported_ngc2110(exported):
 def test_gammapy_ogip_reader_on_poisson_spectrum(tmp_path):
     """gammapy's own SpectrumDatasetOnOff.read on a COUNTS spectrum from write_pha(poisson=True);
     its Cash fit agrees with ours."""
-    _gammapy()
     from gammapy.datasets import SpectrumDataset, SpectrumDatasetOnOff
     from gammapy.modeling import Fit
     from gammapy.modeling.models import PowerLawSpectralModel, SkyModel

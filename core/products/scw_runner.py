@@ -116,7 +116,8 @@ def run_scws(task: Callable, items, *, accept: Callable, progress=None, cancel=N
     cancel : callable, optional
         Polled between ScWs; when it returns true :class:`Cancelled` is raised.
     workers : int
-        1 runs in this process; more use :func:`pool`.
+        1 runs in this process; more use :func:`pool`. Ignored when ``ODA_DASK_SCHEDULER`` is
+        set: the tasks then run on that Dask cluster (:mod:`core.products.dask_runner`).
 
     Returns
     -------
@@ -131,6 +132,13 @@ def run_scws(task: Callable, items, *, accept: Callable, progress=None, cancel=N
         if progress:
             progress(len(statuses), n, statuses[-1])
 
+    from .dask_runner import scheduler_address
+
+    if scheduler_address():  # ODA_DASK_SCHEDULER: the cluster replaces the local pool
+        from .dask_runner import run_scws_dask
+
+        run_scws_dask(task, items, accept=accept, record=record, cancel=cancel, archive=archive, store=store)
+        return statuses
     if workers <= 1:
         for scw_id, args in items:
             if cancel and cancel():
