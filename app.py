@@ -36,6 +36,7 @@ app = dash.Dash(__name__, title="INTEGRAL ODA", update_title=None, background_ca
                 meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"},
                            {"name": "color-scheme", "content": "light dark"},
                            {"name": "description", "content": "Online analysis of INTEGRAL hard X-ray data"}])
+app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)  # screen readers, hyphenation
 server = app.server
 # Never a known value: it signs the background-job handles the page round-trips.
 server.secret_key = deployment_secret()

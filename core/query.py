@@ -105,7 +105,7 @@ def _parse_angle(name, value, is_ra):
 
             try:
                 unit = u.hourangle if is_ra and not text.endswith(("d", "°")) else u.deg
-                x = Angle(text, unit=unit).deg
+                x = float(Angle(text, unit=unit).deg)  # a numpy scalar breaks to_params' `in` tests
             except Exception:
                 raise QueryError(name, f"cannot read {text!r} as an angle",
                                  "degrees, or sexagesimal e.g. 05:34:31.9" if is_ra else "degrees, or e.g. +22:00:52") from None

@@ -135,7 +135,8 @@ def _send_stored(path: Path, name: str, product_id: str | None = None) -> Respon
     hit = _not_modified(etag)  # only ever for bytes that were just verified or are held verified
     if hit is not None:
         return hit
-    resp = Response(data, mimetype=_mime(name))
+    resp = Response(data)
+    resp.headers["Content-Type"] = _mime(name)  # as given: mimetype= would append a second charset
     return _finish(resp, etag, name)
 
 
@@ -233,6 +234,10 @@ def build_zip(res) -> bytes:
             contents.pop("result.json", None)
     contents["result.json"] = json.dumps(jsonable(result), indent=1, allow_nan=False, sort_keys=True).encode()
     folder = f"{res.product_type}_{res.product_id}"
+    for name, png in _zip_figures(res):
+        got = verified.get(*_entry_of(png))
+        if got is not None:  # a figure that cannot be verified is left out, never served unchecked
+            contents.setdefault(name, got[0])
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         for name in sorted(contents):
@@ -241,6 +246,23 @@ def build_zip(res) -> bytes:
             info.external_attr = 0o644 << 16
             z.writestr(info, contents[name], compresslevel=6)
     return buf.getvalue()
+
+
+def _zip_figures(res, max_sources: int = 20) -> list[tuple[str, Path]]:
+    """The publication PNGs of a product (one per source for spectra and light curves)."""
+    if res.product_type in ("image", "spectral_fit"):
+        names = [None]
+    else:
+        names = [n for n in _source_names(res)][:max_sources]
+    out = []
+    for source in names:
+        try:
+            path = Path(res.png(source))
+        except (KeyError, ValueError, NotImplementedError):
+            continue  # a source without a figure (no exposure): its FITS files are still there
+        name = {"image": "mosaic.png", "spectral_fit": "fit.png"}.get(res.product_type) or f"figure_{_safe(source)}.png"
+        out.append((name, path))
+    return out
 
 
 @bp.route("/products/<product_id>/all.zip", methods=["GET"])

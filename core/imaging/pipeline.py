@@ -322,3 +322,25 @@ def image_png(result: ImageResult, *, store=None) -> Path:
         mosaic_png(result.images, result.catalog, out, title=title)
         entry = store.put(key, files={"mosaic.png": out.read_bytes()}, meta={"product_id": result.product_id})
     return entry / "mosaic.png"
+
+
+def cached_part(scw_id: str, e1: float, e2: float, ra0: float, dec0: float, *, archive=None, store=None):
+    """A ScW's projected image as stored by :func:`scw_part`, without computing anything.
+
+    Returns ``(Projected | None, image meta)`` or None when the part is not (yet) stored:
+    the progressive mosaic (:mod:`core.imaging.progressive`) reads what a running job has
+    finished so far.
+    """
+    from ..archive.store import get_archive
+    from ..products.store import content_key, get_store
+    from .mosaic import Projected
+
+    archive = archive or get_archive()
+    store = store or get_store()
+    key = content_key("scw-proj", _scw_key(archive, scw_id, e1, e2), round(float(ra0), 6), round(float(dec0), 6),
+                      "canonical-grid-80deg")
+    hit = store.get(key)
+    if hit is None:
+        return None
+    arrays, meta = hit
+    return (None if meta.get("empty") else Projected.from_arrays(arrays, meta)), meta.get("image_meta", {})
