@@ -276,3 +276,51 @@ def test_web_processes_share_verified_caches_in_redis(deployment):
     # Nothing in Redis is a pickle: every value carries the seal.
     for k in r.scan_iter(b"oda:*"):
         assert r.get(k).startswith(b"ODA1"), k
+
+
+def test_page_job_runs_on_the_celery_worker(deployment):
+    """The page's background callback (Dash's CeleryManager) computes on the worker: a real browser."""
+    chromium, driver = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver")
+    if not (Path(chromium).exists() and driver):
+        if os.environ.get("CI"):
+            pytest.fail("chromium/chromedriver missing in CI")
+        pytest.skip("needs chromium and chromedriver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.common.by import By
+
+    d = deployment
+    before = d.log("worker").read_text().count(" received")
+    opts = Options()
+    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900",
+              "--disable-background-networking", "--no-first-run"):
+        opts.add_argument(a)
+    opts.binary_location = chromium
+    drv = webdriver.Chrome(options=opts)
+    try:
+        drv.set_page_load_timeout(60)
+        # A band no other test used: the page's job computes (not restored).
+        drv.get(d.webs["web_b"] + "/?src_name=Crab&T1=2003-02-01T00:00:00&T2=2003-03-01T00:00:00&max_pointings=1"
+                                  "&E1_keV=22&E2_keV=44")
+        t0 = time.monotonic()
+        while not (drv.find_elements(By.CSS_SELECTOR, "#submit") and
+                   drv.find_element(By.CSS_SELECTOR, "#submit").is_enabled()):
+            assert time.monotonic() - t0 < 60, "Submit never enabled"
+            time.sleep(0.2)
+        time.sleep(0.5)
+        drv.find_element(By.CSS_SELECTOR, "#submit").click()
+        t0 = time.monotonic()
+        while "ready" not in drv.find_element(By.CSS_SELECTOR, "#job-status").text:
+            assert time.monotonic() - t0 < 180, (drv.find_element(By.CSS_SELECTOR, "#job-status").text,
+                                                 d.log("worker").read_text()[-2000:])
+            time.sleep(0.3)
+        title = drv.execute_script("var gd = document.querySelector('#img-graph .js-plotly-plot');"
+                                   "return gd && gd.layout && gd.layout.title ? gd.layout.title.text : '';")
+        assert "1 ScW" in title, title
+    finally:
+        drv.quit()
+    worker = d.log("worker").read_text()
+    # Dash's background callback ran as a Celery task on the worker (not in a web process).
+    page_tasks = [line for line in worker.splitlines()[-400:] if line.rstrip().endswith("received")
+                  and "oda.run_job" not in line]
+    assert worker.count(" received") > before and page_tasks, worker[-2000:]
