@@ -1,6 +1,8 @@
 """INTEGRAL ODA web app: ``python app.py`` (embedded defaults, no services to start).
 
-Serves on http://127.0.0.1:8050 (``ODA_HOST`` / ``ODA_PORT``). WSGI: ``gunicorn app:server``.
+Serves on http://127.0.0.1:8050 (``ODA_HOST`` / ``ODA_PORT``) with waitress, a production
+WSGI server (``ODA_THREADS`` threads, default 8; :mod:`server.wsgi`). Other WSGI servers:
+``gunicorn app:server``.
 
 * ``/`` — the query page: form validated as you type, jobs with live per-ScW progress,
   interactive products, downloads, share URL, API code;
@@ -10,7 +12,9 @@ Serves on http://127.0.0.1:8050 (``ODA_HOST`` / ``ODA_PORT``). WSGI: ``gunicorn 
 
 Configuration (besides ``core/config.py``'s ``ODA_*``):
 
-``ODA_SECRET_KEY``       Flask secret; every worker must share it (signs background-job handles)
+``ODA_SECRET_KEY``       deployment secret (signs background-job handles, salts private product ids);
+                         unset: a random one made once in ``$ODA_DATA_DIR/secret_key`` (0600),
+                         shared by every process using that data directory
 ``ODA_FRAME_ANCESTORS``  origins allowed to embed the page (space/comma separated), added to 'self'
 ``ODA_CELERY_BROKER``    use Celery (+ Redis) for background callbacks instead of diskcache
 """
@@ -23,6 +27,7 @@ import dash
 
 from callbacks import register as register_callbacks
 from callbacks.manager import background_manager
+from core.config import deployment_secret
 from layouts.page import page_layout, shell
 
 background_callback_manager, celery_app = background_manager()
@@ -31,13 +36,10 @@ app = dash.Dash(__name__, title="INTEGRAL ODA", update_title=None, background_ca
                 meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"},
                            {"name": "color-scheme", "content": "light dark"},
                            {"name": "description", "content": "Online analysis of INTEGRAL hard X-ray data"}])
+app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)  # screen readers, hyphenation
 server = app.server
-server.secret_key = os.environ.get("ODA_SECRET_KEY") or "dev-only-change-me"
-if "ODA_SECRET_KEY" not in os.environ:
-    # It signs background-job handles: fine on a laptop, not on a shared server.
-    import logging
-
-    logging.getLogger("oda").warning("ODA_SECRET_KEY is not set: using a development secret")
+# Never a known value: it signs the background-job handles the page round-trips.
+server.secret_key = deployment_secret()
 app.layout = shell
 # Every component any page can show, so that callback ids are checked (no suppression).
 app.validation_layout = dash.html.Div([shell(), page_layout({})])
@@ -53,6 +55,12 @@ def _warm() -> None:
         get_archive().history
     except Exception:  # a broken archive shows on the page, per request, with its reason
         pass
+    import threading
+
+    from server.jobs import get_runner
+
+    # Jobs left "running" by a process that died (a killed server) read as failed at once.
+    threading.Thread(target=get_runner().reap_dead, name="oda-reap-jobs", daemon=True).start()
 
 
 _warm()
@@ -77,7 +85,12 @@ def _security_headers(response):
 import server as _server  # noqa: E402
 
 _server.register(server)
+from server import dash_guard  # noqa: E402
+
+dash_guard.install(server, app)
 
 
 if __name__ == "__main__":
-    app.run(host=os.environ.get("ODA_HOST", "127.0.0.1"), port=int(os.environ.get("ODA_PORT", "8050")), debug=False)
+    from server.wsgi import serve
+
+    serve(server)

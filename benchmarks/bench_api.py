@@ -1,7 +1,9 @@
 """HTTP API benchmarks against the real server (``python app.py`` in a subprocess).
 
 Run: ``python benchmarks/bench_api.py`` — prints figures and writes
-``benchmarks/results/api.json``.
+``benchmarks/results/api.json``. ``--server werkzeug`` runs the same load against Flask's
+development server instead (``app.server.run``, one thread per connection), for an A/B
+under the same machine load, and writes ``api_werkzeug.json``.
 
 * cold ``oda_api`` ``get_product`` of a 4-ScW ISGRI image (simulation + imaging included);
 * warm ``get_product`` round trip (product computed: submit, encode, transfer, decode by
@@ -10,10 +12,11 @@ Run: ``python benchmarks/bench_api.py`` — prints figures and writes
   ``mosaic.fits`` 4 MB, ``catalog.ecsv``, and a warm ``/run_analysis`` of the ODA protocol),
   5 rounds each: per-request p50/p99, throughput, errors.
 
-The server is the app's own threaded werkzeug server (``app.run``: one thread per
-connection). Products are immutable files served with ``send_file`` and encoded ODA
-responses are cached per product, so the work per request is I/O; 2 cores are shared by
-the server and the 50 client threads of this script.
+The server is what ``python app.py`` runs: waitress (``ODA_THREADS`` worker threads,
+default 8; asynchronous connection handling), with the access log on. Product files are
+served from checksum-verified bytes held in memory and encoded ODA responses are cached
+per product, so the work per request is small; 2 cores are shared by the server and the
+50 client threads of this script.
 """
 
 from __future__ import annotations
@@ -44,11 +47,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_server() -> tuple[subprocess.Popen, str]:
+def _start_server(server: str = "waitress") -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = dict(os.environ, ODA_PORT=str(port), ODA_DATA_DIR=str(DATA), ODA_SESAME="0")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    cmd = [sys.executable, "app.py"]
+    if server == "werkzeug":
+        cmd = [sys.executable, "-c", "import os, app; app.server.run(host='127.0.0.1', port=int(os.environ['ODA_PORT']), "
+                                     "threaded=True)"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # the access log is written (and discarded) as in service
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     while True:
@@ -67,13 +74,16 @@ def _pct(values, q):
     return values[k]
 
 
-def main() -> dict:
+def main(server: str = "waitress") -> dict:
     from oda_api.api import DispatcherAPI
 
     logging.getLogger("oda_api").setLevel(logging.ERROR)
     shutil.rmtree(DATA, ignore_errors=True)
-    proc, url = _start_server()
-    res: dict = {"query": QUERY, "clients": N_CLIENTS, "rounds": ROUNDS}
+    proc, url = _start_server(server)
+    label = (f"waitress, {os.environ.get('ODA_THREADS', '8')} threads (python app.py)" if server == "waitress"
+             else "werkzeug development server, threaded (for comparison)")
+    res: dict = {"query": QUERY, "clients": N_CLIENTS, "rounds": ROUNDS, "server": label,
+                 "load_average_1min_at_start": round(os.getloadavg()[0], 2)}
     try:
         disp = DispatcherAPI(url=url)
         t0 = time.perf_counter()
@@ -146,7 +156,7 @@ def main() -> dict:
         except subprocess.TimeoutExpired:
             proc.kill()
         shutil.rmtree(DATA, ignore_errors=True)
-    out = ROOT / "benchmarks" / "results" / "api.json"
+    out = ROOT / "benchmarks" / "results" / ("api.json" if server == "waitress" else f"api_{server}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2))
     print(json.dumps(res, indent=1))
@@ -154,4 +164,8 @@ def main() -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--server", choices=("waitress", "werkzeug"), default="waitress")
+    main(ap.parse_args().server)

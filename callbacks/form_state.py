@@ -7,7 +7,11 @@ Like glue's viewer state objects, this module knows nothing of the GUI: the cont
 * :func:`form_params` — the non-empty values of a form, as query parameters;
 * :func:`validate` — every bad field with its message and allowed range (not only the first);
 * :func:`params_from_search` / :func:`share_search` — URL query strings in and out;
-* :func:`preset` — T1/T2 of the presets (a revolution, the V404 Cyg outburst, the last year).
+* :func:`preset` — T1/T2 of the presets (a revolution, the V404 Cyg outburst, the last year);
+* :func:`convert_time` — a date re-written in another time format (the T_format switch);
+* :func:`public_limit_error` — the API's refusal of a query without a token, as a field error
+  (the page serves what the API serves: the same rule, the same message);
+* :data:`FIT_BAND` — the default band of spectral fits.
 """
 
 from __future__ import annotations
@@ -19,8 +23,13 @@ from urllib.parse import parse_qsl, urlencode
 from core.errors import QueryError
 from core.query import LIMITS, Query
 
-__all__ = ["FIELDS", "DEFAULTS", "form_params", "validate", "params_from_search", "share_search",
-           "preset", "PRESETS", "energy_range_text", "catalog_rows_param"]
+__all__ = ["FIELDS", "DEFAULTS", "instrument_defaults", "form_params", "validate", "params_from_search", "share_search",
+           "preset", "PRESETS", "energy_range_text", "catalog_rows_param", "convert_time", "time_limits",
+           "public_limit_error", "max_pointings_hint", "FIT_BAND", "fit_band_note"]
+
+#: Default band of a spectral fit, per instrument: where the ISGRI response is calibrated
+#: (the ARF is validated against OSA over 20–300 keV), not the 20–40 keV of an image.
+FIT_BAND = {"isgri": (20.0, 300.0)}
 
 #: Form fields, in the query's parameter names (``selected_catalog`` comes from the sources table).
 FIELDS = ("src_name", "RA", "DEC", "T1", "T2", "T_format", "instrument", "product_type", "E1_keV", "E2_keV",
@@ -33,6 +42,20 @@ DEFAULTS = {"src_name": "Crab", "RA": "", "DEC": "", "T1": "2003-03-01", "T2": "
             "max_pointings": 4, "min_good_time": 1000, "scw_list": "", "detection_threshold": 7,
             "time_bin": 0, "time_bin_format": "sec", "channel_grid": "osa11", "rebin": 1,
             "spectral_model": "powerlaw"}
+
+def instrument_defaults(instrument: str | None) -> dict:
+    """Field values a registered instrument (SPI-ACS) starts with instead of the ISGRI ones."""
+    from core.instruments.base import get_instrument
+
+    inst = get_instrument(instrument or "isgri", None)
+    if inst is None:
+        return {}
+    out = {"E1_keV": inst.default_band_keV[0], "E2_keV": inst.default_band_keV[1],
+           "detection_threshold": inst.default_threshold}
+    if inst.time_binning is not None:
+        out["time_bin"] = inst.time_binning.default
+    return out
+
 
 #: Presets of the time fields (isot); ``revolution`` is computed by :func:`preset`.
 PRESETS = {
@@ -100,8 +123,13 @@ def validate(params: dict, *, max_rounds: int = 12) -> tuple[Query | None, dict]
             f = exc.field
             if f in errors:
                 break
-            errors[f] = {"message": exc.message, "allowed": exc.allowed or ""}
             fmt = str(p.get("T_format", "isot")).lower()
+            allowed = exc.allowed or ""
+            if f in ("T1", "T2") and "must be after" not in exc.message:
+                allowed = time_limits(fmt)  # the mission in the format the user writes in
+            elif f == "max_pointings":
+                allowed = max_pointings_hint()  # what the hint says, and what the API serves
+            errors[f] = {"message": exc.message, "allowed": allowed}
             if f in _STAND_INS:
                 p[f] = _STAND_INS[f].get(fmt, _STAND_INS[f]["isot"])
             elif f == "src_name":
@@ -116,6 +144,86 @@ def validate(params: dict, *, max_rounds: int = 12) -> tuple[Query | None, dict]
     return None, errors
 
 
+def time_limits(t_format: str) -> str:
+    """The mission's time range written in ``t_format`` (isot, mjd or ijd)."""
+    from core.timeutil import mission_bounds_ijd
+
+    lo, hi = mission_bounds_ijd()
+    return f"{convert_time(lo, 'ijd', t_format)} .. {convert_time(hi, 'ijd', t_format)}"
+
+
+def convert_time(value, from_format: str, to_format: str) -> str | None:
+    """``value`` (written in ``from_format``) in ``to_format``; None if it does not read.
+
+    ISOT keeps seconds (dates typed without a time stay dates), MJD/IJD keep 6 decimals
+    (0.09 s).
+    """
+    from astropy.time import Time
+
+    from core.timeutil import IJD_MJDREF
+
+    text = str(value if value is not None else "").strip()
+    if not text or from_format not in ("isot", "mjd", "ijd") or to_format not in ("isot", "mjd", "ijd"):
+        return None
+    try:
+        if from_format == "isot":
+            if not any(c in text for c in "-T:"):
+                return None
+            t = Time(text, format="isot" if "T" in text else "iso", scale="utc")
+        else:
+            x = float(text)
+            t = Time(x + (IJD_MJDREF if from_format == "ijd" else 0.0), format="mjd", scale="tt")
+    except (ValueError, TypeError):
+        return None
+    if to_format == "isot":
+        iso = t.utc.isot
+        return iso[:10] if iso.endswith("T00:00:00.000") and from_format == "isot" else iso[:19]
+    mjd = float(t.tt.mjd)
+    return f"{mjd - (IJD_MJDREF if to_format == 'ijd' else 0.0):.6f}".rstrip("0").rstrip(".")
+
+
+def max_pointings_hint() -> str:
+    """The max_pointings range the page may use (the API's public limit: no token here)."""
+    lo = LIMITS["max_pointings"][0]
+    return f"{lo}–{public_max_pointings()} without a token"
+
+
+def public_max_pointings() -> int:
+    from core.config import get_settings
+    from server.auth import public_max_scw
+
+    return min(public_max_scw(), get_settings().max_scw, LIMITS["max_pointings"][1])
+
+
+def public_limit_error(query: Query) -> dict | None:
+    """The API's 403 for this query without a token, as ``{"field", "message", "allowed"}``."""
+    from server.auth import check_rights
+    from server.common import ApiError
+
+    try:
+        check_rights(query, "public", None)
+    except ApiError as exc:
+        field = "scw_list" if query.scw_list else "max_pointings"
+        return {"field": field, "message": exc.message.split(": pass token")[0],
+                "allowed": max_pointings_hint() + (" ScWs" if query.scw_list else "")}
+    return None
+
+
+def fit_band_note(values: dict) -> str:
+    """A warning when a spectral fit's band is too narrow to constrain a spectral shape."""
+    if values.get("product_type") != "spectral_fit":
+        return ""
+    try:
+        e1, e2 = float(values.get("E1_keV")), float(values.get("E2_keV"))
+    except (TypeError, ValueError):
+        return ""
+    lo, hi = FIT_BAND.get(values.get("instrument") or "isgri", FIT_BAND["isgri"])
+    if e2 / e1 < 3:
+        return (f"The fit will use only {e1:g}–{e2:g} keV (a few channels); fluxes outside it are extrapolated. "
+                f"The instrument's spectral range is {lo:g}–{hi:g} keV.")
+    return f"The fit uses {e1:g}–{e2:g} keV."
+
+
 def energy_range_text(instrument: str) -> str:
     lo, hi = LIMITS["E_keV"].get(instrument, LIMITS["E_keV"]["isgri"])
     return f"{lo:g}–{hi:g} keV for {instrument}"
@@ -127,7 +235,18 @@ def params_from_search(search: str | None) -> dict:
     if not search:
         return {}
     out = {}
-    for k, v in parse_qsl(search.lstrip("?"), keep_blank_values=False):
+    pairs = parse_qsl(search.lstrip("?"), keep_blank_values=False)
+    raw = dict(pairs)
+    if "T0" in raw and "T1" not in raw and "T2" not in raw:  # T0 ± window (SPI-ACS links): as T1/T2
+        from core.query import expand_t0
+
+        try:
+            t = expand_t0({k: raw[k] for k in ("T0", "window", "T_format") if k in raw})
+            pairs = [(k, v) for k, v in pairs if k not in ("T0", "window", "T_format")] + \
+                [("T1", t["T1"]), ("T2", t["T2"]), ("T_format", "isot")]
+        except QueryError:
+            pass  # left out: the form then shows what is missing
+    for k, v in pairs:
         if k == "selected_catalog":
             try:
                 out[k] = json.loads(v)
@@ -149,12 +268,23 @@ def share_search(query: Query) -> str:
         v = p[k]
         if k == "scw_list":
             v = ",".join(v)
-        if k in ("RA", "DEC") and p.get("src_name"):
-            continue  # the name resolves to the same position, and keeps URLs readable
+        if k in ("RA", "DEC") and p.get("src_name") and _name_gives_position(p["src_name"], p.get("RA"), p.get("DEC")):
+            continue  # the name resolves to this very position: readable URLs
         items.append((k, v if isinstance(v, str) else (f"{v:g}" if isinstance(v, float) else str(v))))
     if query.selected_catalog:
         items.append(("selected_catalog", json.dumps([list(r) for r in query.selected_catalog], separators=(",", ":"))))
     return "?" + urlencode(items)
+
+
+def _name_gives_position(name: str, ra, dec) -> bool:
+    """True when ``name`` resolves (offline) to within 0.36″ of (ra, dec)."""
+    from core.sky.resolve import resolve_name
+
+    try:
+        r = resolve_name(str(name), allow_online=False)
+        return abs(float(ra) - r.ra) < 1e-4 and abs(float(dec) - r.dec) < 1e-4
+    except (QueryError, TypeError, ValueError):
+        return False
 
 
 def preset(kind: str, revolution=None) -> dict:

@@ -16,9 +16,9 @@ from layouts import ids
 from layouts.ids import PRODUCT_LABELS
 from layouts.products import job_status_text, progress_table
 
-from .form_state import share_search
+from .form_state import FIELDS, form_params, share_search, validate
 
-__all__ = ["start", "run_job", "cancel", "show_progress", "slim_record", "start_outputs"]
+__all__ = ["start", "run_job", "cancel", "show_progress", "slim_record", "start_outputs", "public_query"]
 
 PRODUCTS = tuple(PRODUCT_LABELS)
 _RECORD_KEYS = ("job_id", "product_type", "status", "message", "error", "scws", "n_done", "n_total",
@@ -43,18 +43,23 @@ def start_outputs(params: dict | None) -> tuple:
     A product already computed (or restored) is shown at once; otherwise a job request
     starts the background callback.
     """
-    from core.query import Query
     from server.jobs import get_runner
 
     none = (*[no_update] * len(PRODUCTS), no_update, no_update, no_update, no_update)
     if not params:
         return none
     try:
-        q = Query.from_params(params)
+        q = public_query(params)
         runner = get_runner()
         jid = runner.job_id(q)
     except QueryError as exc:
         rec = {"status": "failed", "error": exc.to_dict(), "product_type": params.get("product_type", "image")}
+        return (*[no_update] * len(PRODUCTS), no_update, rec, no_update, no_update)
+    from .form_state import public_limit_error
+
+    refusal = public_limit_error(q)  # what the API refuses without a token, the page refuses too
+    if refusal is not None:
+        rec = {"status": "failed", "error": refusal, "product_type": q.product_type}
         return (*[no_update] * len(PRODUCTS), no_update, rec, no_update, no_update)
     search = share_search(q)
     rec = runner.jobs.read(jid)
@@ -67,23 +72,59 @@ def start_outputs(params: dict | None) -> tuple:
     return (*[no_update] * len(PRODUCTS), request, None, q.product_type, search)
 
 
+def public_query(params: dict):
+    """The page's query: public data only (the page has no token to show private data with)."""
+    from core.query import Query
+
+    q = Query.from_params(params)
+    if q.integral_data_rights != "public":
+        raise QueryError("integral_data_rights", "private data needs a token: use the HTTP API with token=...",
+                         "public")
+    return q
+
+
 def _stored(jid: str) -> bool:
     from core.products.store import get_store
 
     return get_store().has(jid)
 
 
+#: Text fields where Enter submits the form.
+ENTER_FIELDS = ("src_name", "RA", "DEC", "T1", "T2", "E1_keV", "E2_keV", "detection_threshold", "time_bin", "rebin",
+                "spectral_model", "radius", "max_pointings", "min_good_time")
+
+
 @callback(*[Output(ids.ref(p), "data", allow_duplicate=True) for p in PRODUCTS],
           Output(ids.JOB_REQUEST, "data"), Output("job-done", "data", allow_duplicate=True),
-          Output(ids.TABS, "value"), Output(ids.URL, "search"),
-          Input(ids.SUBMIT, "n_clicks"), Input(ids.AUTORUN, "data"), State(ids.QUERY, "data"),
+          Output(ids.TABS, "value", allow_duplicate=True), Output(ids.URL, "search"),
+          Input(ids.SUBMIT, "n_clicks"), Input(ids.AUTORUN, "data"),
+          *[Input(ids.field(f), "n_submit") for f in ENTER_FIELDS],
+          State(ids.QUERY, "data"), State(ids.TICK, "disabled"),
+          *[State(ids.field(f), "value") for f in FIELDS], State(ids.CAT_TABLE, "data"),
+          State(ids.CAT_TABLE, "selected_rows"),
           prevent_initial_call="initial_duplicate")
-def start(n_clicks, autorun, params):
+def start(n_clicks, autorun, *rest):
     from dash import ctx
 
-    if ctx.triggered_id == ids.AUTORUN or (ctx.triggered_id is None and autorun):
+    n_enter = len(ENTER_FIELDS)
+    params, tick_disabled = rest[n_enter], rest[n_enter + 1]
+    trig = ctx.triggered_id
+    if trig == ids.AUTORUN or (trig is None and autorun):
         params = (autorun or {}).get("params")
-    elif not n_clicks:
+    elif trig == ids.SUBMIT and not n_clicks:
+        params = None
+    elif trig == ids.SUBMIT or (isinstance(trig, str) and trig.startswith("q-")):
+        # Submit or Enter in a field: the form as it is now (the query store may lag a click
+        # on a product or a keystroke).
+        if tick_disabled is False:  # a job is running
+            return start_outputs(None)
+        values = dict(zip(FIELDS, rest[n_enter + 2: n_enter + 2 + len(FIELDS)]))
+        rows, selected = rest[n_enter + 2 + len(FIELDS):]
+        from .query import selected_sources
+
+        q, errors = validate(form_params(values, selected_sources(rows, selected)))
+        params = q.to_params() if q is not None else None
+    else:
         params = None
     return start_outputs(params)
 
@@ -102,14 +143,16 @@ def run_job(set_progress, request):
 def run_request(request: dict | None, set_progress=None) -> tuple:
     """The background work as a plain function: (refs per product, final record)."""
     from core.products.run import Cancelled
-    from core.query import Query
     from server.jobs import get_runner
 
     if not request:
         return (*[no_update] * len(PRODUCTS), no_update)
     runner = get_runner()
-    q = Query.from_params(request["params"])
-    jid = request["job_id"]
+    try:
+        q = public_query(request["params"])
+    except QueryError as exc:
+        return (*[no_update] * len(PRODUCTS), {"status": "failed", "error": exc.to_dict(), "product_type": "image"})
+    jid = runner.job_id(q)
     last = [0.0]
 
     def relay(rec):

@@ -7,9 +7,11 @@ from dash import Input, Output, State, callback, html, no_update
 from core.errors import QueryError
 from layouts import ids
 
-from .form_state import FIELDS, energy_range_text, form_params, preset, validate
+from .form_state import (DEFAULTS, FIELDS, FIT_BAND, convert_time, energy_range_text, fit_band_note, form_params, preset,
+                         public_limit_error, validate)
 
-__all__ = ["resolve", "apply_preset", "validate_form", "product_class", "selected_sources"]
+__all__ = ["resolve", "apply_preset", "validate_form", "product_class", "selected_sources", "convert_times",
+           "fit_band_default"]
 
 
 @callback(Output(ids.field("RA"), "value"), Output(ids.field("DEC"), "value"), Output(ids.RESOLVED, "data"),
@@ -60,7 +62,7 @@ def _error_child(err: dict | None):
 
 @callback([Output(ids.field_error(f), "children") for f in FIELDS]
           + [Output(ids.SUBMIT, "disabled"), Output(ids.QUERY, "data"), Output(ids.FORM_STATUS, "children"),
-             Output(ids.E_RANGE, "children")],
+             Output(ids.E_RANGE, "children"), Output(ids.FIT_BAND_NOTE, "children")],
           [Input(ids.field(f), "value") for f in FIELDS]
           + [Input(ids.CAT_TABLE, "data"), Input(ids.CAT_TABLE, "selected_rows"), Input(ids.TICK, "disabled")])
 def validate_form(*args):
@@ -71,7 +73,7 @@ def validate_form(*args):
     q, errors = validate(form_params(values, selected_sources(rows, selected)))
     status = ""
     if q is not None:
-        status = _selection_note(q)
+        status = public_limit_error(q) or _selection_note(q)
         if isinstance(status, dict):
             errors = {status["field"]: status}
             q, status = None, ""
@@ -85,7 +87,57 @@ def validate_form(*args):
         status = "; ".join(extra)
     instrument = values.get("instrument") or "isgri"
     return outs + [q is None or running, q.to_params() if q is not None else None, status,
-                   "Energy range: " + energy_range_text(instrument)]
+                   "Energy range: " + energy_range_text(instrument), fit_band_note(values)]
+
+
+@callback(Output(ids.field("T1"), "value", allow_duplicate=True), Output(ids.field("T2"), "value", allow_duplicate=True),
+          Output(ids.T_FORMAT_PREV, "data"),
+          Input(ids.field("T_format"), "value"), State(ids.field("T1"), "value"), State(ids.field("T2"), "value"),
+          State(ids.T_FORMAT_PREV, "data"), prevent_initial_call=True)
+def convert_times(t_format, t1, t2, previous):
+    """Switching the time format re-writes the dates already typed (a value that does not
+    read in the previous format, e.g. a preset's ISOT, is left as it is)."""
+    previous = previous or "isot"
+    if not t_format or t_format == previous:
+        return no_update, no_update, t_format or previous
+    out = []
+    for v in (t1, t2):
+        c = convert_time(v, previous, t_format)
+        out.append(no_update if c is None else c)
+    return out[0], out[1], t_format
+
+
+@callback(Output(ids.field("E1_keV"), "value"), Output(ids.field("E2_keV"), "value"),
+          Input(ids.field("product_type"), "value"), State(ids.field("E1_keV"), "value"),
+          State(ids.field("E2_keV"), "value"), State(ids.field("instrument"), "value"), prevent_initial_call=True)
+def fit_band_default(product, e1, e2, instrument):
+    """A spectral fit does not silently inherit the image's band: the image default becomes
+    the instrument's spectral range (a band the user typed is kept, with a warning)."""
+    try:
+        band = (float(e1), float(e2))
+    except (TypeError, ValueError):
+        return no_update, no_update
+    image_band = (float(DEFAULTS["E1_keV"]), float(DEFAULTS["E2_keV"]))
+    fit_band = FIT_BAND.get(instrument or "isgri", FIT_BAND["isgri"])
+    if product == "spectral_fit" and band == image_band:
+        return f"{fit_band[0]:g}", f"{fit_band[1]:g}"
+    if product == "image" and band == fit_band:
+        return f"{image_band[0]:g}", f"{image_band[1]:g}"
+    return no_update, no_update
+
+
+@callback(Output(ids.field("E1_keV"), "value", allow_duplicate=True),
+          Output(ids.field("E2_keV"), "value", allow_duplicate=True),
+          Output(ids.field("time_bin"), "value", allow_duplicate=True),
+          Output(ids.field("detection_threshold"), "value", allow_duplicate=True),
+          Input(ids.field("instrument"), "value"), prevent_initial_call=True)
+def instrument_changed(instrument):
+    """Choosing another instrument puts its own band, time bin and threshold in the form."""
+    from .form_state import DEFAULTS, instrument_defaults
+
+    d = {k: DEFAULTS[k] for k in ("E1_keV", "E2_keV", "time_bin", "detection_threshold")}
+    d.update(instrument_defaults(instrument))
+    return d["E1_keV"], d["E2_keV"], d["time_bin"], d["detection_threshold"]
 
 
 def _selection_note(q):
@@ -93,6 +145,10 @@ def _selection_note(q):
     from core.archive.store import get_archive
     from core.config import get_settings
 
+    if q.instrument == "spi_acs":  # no science windows: the whole sky's rate in T1..T2
+        from core.instruments.spi_acs.product import query_note
+
+        return query_note(q)
     try:
         from core.archive.selection import check_limits
 

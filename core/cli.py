@@ -71,10 +71,18 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--spectral_model", default=None,
                            help="also fit this model over E1_keV-E2_keV (powerlaw, cutoffpl, bknpower, bbody, comptt, sums)")
         else:
-            p.add_argument("--time_bin", default=None, help="bin width (default 0: one point per ScW), 20-20000 s")
+            p.add_argument("--time_bin", default=None,
+                           help="bin width: ISGRI 20-20000 s (default 0: one point per ScW); "
+                                "SPI-ACS a multiple of 0.05 s within 0.05-1000 s (default 2)")
             p.add_argument("--time_bin_format", default=None, help="sec (default) or jd")
+            p.add_argument("--instrument", default=None, help="isgri (default) or spi_acs (the SPI anticoincidence shield)")
+            p.add_argument("--T0", default=None, help="spi_acs: trigger time (T1/T2 = T0 -/+ window)")
+            p.add_argument("--window", default=None, help="spi_acs: half-width around T0, s (default 300)")
+            p.add_argument("--acs_spectrum", default=None,
+                           help="spi_acs: spectrum of fluences and upper limits: short_grb (default), long_grb, magnetar, solar_flare")
         p.add_argument("--workers", type=int, default=None, help="worker processes (default ODA_WORKERS or 1)")
-        p.add_argument("--out", required=True, help="output directory")
+        p.add_argument("--out", required=name == "spectrum", default=None,
+                       help="output directory" + (" (lc: required for ISGRI)" if name == "lc" else ""))
 
     p = sub.add_parser("detect", help="find sources in an OSA-style mosaic FITS file")
     p.add_argument("mosaic", help="mosaic FITS (INTENSITY+VARIANCE HDUs, or a lone significance image)")
@@ -92,13 +100,18 @@ def _query_from_args(args):
 
     params = {k: getattr(args, k) for k in ("src_name", "RA", "DEC", "T1", "T2", "T_format", "radius",
                                             "max_pointings", "scw_list", "min_good_time", "E1_keV", "E2_keV",
-                                            "detection_threshold", "channel_grid", "rebin", "systematic_fraction", "spectral_model",
-                                            "time_bin", "time_bin_format", "selected_catalog")
+                                            "detection_threshold", "channel_grid", "rebin", "systematic_fraction",
+                                            "spectral_model", "time_bin", "time_bin_format", "selected_catalog",
+                                            "instrument", "T0", "window", "acs_spectrum")
               if getattr(args, k, None) is not None}
     if getattr(args, "catalog", None):
         from .spectral.catalog import read_catalog_file
 
         params["selected_catalog"] = read_catalog_file(args.catalog)
+    if "T_format" not in params and "T0" in params:
+        from .timeutil import parse_time
+
+        params["T0"] = parse_time(params["T0"], None, "T0").utc.isot
     if "T_format" not in params and ("T1" in params or "T2" in params):
         from .timeutil import parse_time
 
@@ -199,6 +212,14 @@ def _cmd_spectral(args) -> int:
     from .products.run import run_product
 
     product = args.command
+    if product == "lc" and (getattr(args, "instrument", None) or "").strip().lower() == "spi_acs":
+        from .instruments.spi_acs.cli import cmd_lc
+
+        return cmd_lc(_query_from_args(args).with_(product_type="lc"), args.out)
+    if args.out is None:
+        from .errors import QueryError
+
+        raise QueryError("out", "is required", "an output directory")
     if product == "spectrum" and getattr(args, "spectral_model", None):
         product = "spectral_fit"
     q = _query_from_args(args).with_(product_type=product)

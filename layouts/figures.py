@@ -1,8 +1,10 @@
 """Plotly figures of the products: pure functions of product data (no Dash, no browser).
 
-* :func:`image_figure` — significance map (RA/Dec on hover), colour range / log scale,
-  catalogue markers with labels (click one to select it);
-* :func:`spectrum_figure` — count-rate spectrum, the fitted model and residuals, or E²F;
+* :func:`image_figure` — significance map with an RA/Dec grid and tick labels computed from
+  the mosaic's WCS (:func:`sky_grid`, redone for the visible window on zoom), colour bar in
+  σ, colour range / log scale, catalogue markers with labels (click one to select it);
+* :func:`spectrum_figure` — count-rate spectrum, the fitted model and residuals, or the
+  unfolded E²F of a fit (:func:`unfolded_source`), on plain-number energy ticks;
 * :func:`lightcurve_figure` — rate with error bars, Bayesian blocks, constant and linear fits,
   time axis in ISOT / MJD / IJD;
 * :func:`lc_fit_stats`, :func:`fit_rows` — the numbers shown beside them.
@@ -19,7 +21,7 @@ import warnings
 import numpy as np
 import plotly.graph_objects as go
 
-__all__ = ["image_figure", "display_grid", "spectrum_figure", "lightcurve_figure", "lc_fit_stats", "fit_rows", "fit_source", "fit_stat_text", "flux_rows",
+__all__ = ["image_figure", "display_grid", "sky_grid", "unfolded_source", "energy_ticks", "E2F_UNITS", "spectrum_figure", "lightcurve_figure", "lc_fit_stats", "fit_rows", "fit_source", "fit_stat_text", "flux_rows",
            "empty_figure", "IJD_MJDREF"]
 
 IJD_MJDREF = 51544.0
@@ -63,6 +65,107 @@ def display_grid(significance: np.ndarray, wcs, max_pixels: int = MAX_DISPLAY_PI
     return z, x, y, radec
 
 
+_NICE_DEG = (1 / 60, 2 / 60, 5 / 60, 10 / 60, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 90.0)
+
+
+def _nice_step(span: float, target: int = 5) -> float:
+    """The grid step (degrees) giving about ``target`` lines over ``span`` degrees."""
+    for st in _NICE_DEG:
+        if span / st <= target + 1:
+            return st
+    return _NICE_DEG[-1]
+
+
+def _deg_label(v: float, step: float, ra: bool) -> str:
+    if ra:
+        v = v % 360.0
+    decimals = 0 if step >= 1 else (1 if step >= 0.25 - 1e-9 else 2)
+    return f"{v:.{decimals}f}°".replace("-", "−")
+
+
+def _crossings(values: np.ndarray, coords: np.ndarray, levels: np.ndarray, wrap: bool) -> list[tuple[float, float]]:
+    """Where the sampled ``values`` (along ``coords``) cross each level: [(coord, level)]."""
+    out = []
+    for lev in levels:
+        d = values - lev
+        if wrap:
+            d = (d + 180.0) % 360.0 - 180.0
+        ok = np.isfinite(d)
+        for i in np.nonzero(ok[:-1] & ok[1:] & (np.sign(d[:-1]) != np.sign(d[1:])) & (np.abs(d[:-1] - d[1:]) < 90))[0]:
+            f = d[i] / (d[i] - d[i + 1])
+            out.append((float(coords[i] + f * (coords[i + 1] - coords[i])), float(lev)))
+    return out
+
+
+def sky_grid(wcs, x_range, y_range, n_lines: int = 6) -> dict:
+    """RA/Dec graticule of the pixel window ``x_range`` × ``y_range`` (0-based pixels).
+
+    Lines of constant RA and Dec are traced through the WCS (so they curve as the TAN
+    projection does) and cut at the window; the tick labels sit where they cross the
+    window's bottom (RA) and left (Dec) edges.
+
+    Returns
+    -------
+    dict
+        ``x``, ``y`` (line vertices, NaN between lines), ``xticks`` / ``yticks``
+        (``(positions, labels)``), ``ra_step`` / ``dec_step`` in degrees.
+    """
+    x0, x1 = sorted(map(float, x_range))
+    y0, y1 = sorted(map(float, y_range))
+    gx, gy = np.meshgrid(np.linspace(x0, x1, 25), np.linspace(y0, y1, 25))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ra, dec = wcs.pixel_to_world_values(gx, gy)
+        ra_c, _ = wcs.pixel_to_world_values((x0 + x1) / 2, (y0 + y1) / 2)
+    ok = np.isfinite(ra) & np.isfinite(dec)
+    empty = {"x": [], "y": [], "xticks": ([], []), "yticks": ([], []), "ra_step": None, "dec_step": None}
+    if not ok.any():
+        return empty
+    dra = ((ra[ok] - ra_c + 180.0) % 360.0) - 180.0
+    dmin, dmax = float(np.min(dec[ok])), float(np.max(dec[ok]))
+    amin, amax = float(np.min(dra)), float(np.max(dra))
+    dec_step = _nice_step(dmax - dmin, n_lines)
+    ra_step = _nice_step((amax - amin), n_lines)
+    dec_levels = np.arange(math.ceil(dmin / dec_step), math.floor(dmax / dec_step) + 1) * dec_step
+    ra_levels = (np.arange(math.ceil((ra_c + amin) / ra_step), math.floor((ra_c + amax) / ra_step) + 1) * ra_step)
+    lx: list = []
+    ly: list = []
+    pad_x, pad_y = 0.02 * (x1 - x0), 0.02 * (y1 - y0)
+
+    def add(px, py):
+        inside = (px >= x0 - pad_x) & (px <= x1 + pad_x) & (py >= y0 - pad_y) & (py <= y1 + pad_y) & np.isfinite(px)
+        # NaN breaks a line (and keeps the arrays numeric: compact and quick to validate)
+        lx.append(np.append(np.where(inside, px, np.nan), np.nan).astype(np.float32))
+        ly.append(np.append(np.where(inside, py, np.nan), np.nan).astype(np.float32))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ras = np.linspace(ra_c + amin - ra_step, ra_c + amax + ra_step, 160)
+        decs = np.clip(np.linspace(dmin - dec_step, dmax + dec_step, 160), -90, 90)
+        for d in dec_levels:
+            add(*wcs.world_to_pixel_values(ras % 360.0, np.full_like(ras, d)))
+        for a in ra_levels:
+            add(*wcs.world_to_pixel_values(np.full_like(decs, a % 360.0), decs))
+        bx = np.linspace(x0, x1, 400)
+        bra, _ = wcs.pixel_to_world_values(bx, np.full_like(bx, y0))
+        ly_ = np.linspace(y0, y1, 400)
+        _, ldec = wcs.pixel_to_world_values(np.full_like(ly_, x0), ly_)
+    xt = _crossings(np.asarray(bra, float), bx, ra_levels % 360.0, wrap=True)
+    yt = _crossings(np.asarray(ldec, float), ly_, dec_levels, wrap=False)
+    lx = np.concatenate(lx) if lx else np.zeros(0, np.float32)
+    ly = np.concatenate(ly) if ly else np.zeros(0, np.float32)
+    return {"x": lx, "y": ly,
+            "xticks": ([round(p, 2) for p, _ in xt], [_deg_label(v, ra_step, True) for _, v in xt]),
+            "yticks": ([round(p, 2) for p, _ in yt], [_deg_label(v, dec_step, False) for _, v in yt]),
+            "ra_step": ra_step, "dec_step": dec_step}
+
+
+def grid_axes(grid: dict) -> dict:
+    """Layout updates putting a :func:`sky_grid`'s tick labels on the axes."""
+    return {"xaxis.tickmode": "array", "xaxis.tickvals": grid["xticks"][0], "xaxis.ticktext": grid["xticks"][1],
+            "yaxis.tickmode": "array", "yaxis.tickvals": grid["yticks"][0], "yaxis.ticktext": grid["yticks"][1]}
+
+
 def image_figure(significance: np.ndarray, wcs, catalog: list[dict] | None = None, *, zmin=None, zmax=None,
                  log: bool = False, selected: list[str] | None = None, labels: bool = True,
                  title: str = "") -> go.Figure:
@@ -93,7 +196,7 @@ def image_figure(significance: np.ndarray, wcs, catalog: list[dict] | None = Non
     if zmax <= zmin:
         zmax = zmin + 1.0
     zshow = z
-    cbar = dict(title=dict(text="σ", side="right"), thickness=12)
+    cbar = dict(title=dict(text="significance (σ)", side="right"), thickness=12, ticksuffix="σ")
     if log:
         lo = max(float(zmin), 0.1)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -113,6 +216,10 @@ def image_figure(significance: np.ndarray, wcs, catalog: list[dict] | None = Non
         fig.data[0].hovertemplate = "RA %{customdata[0]:.3f}°, Dec %{customdata[1]:.3f}°, log₁₀σ %{z:.2f}<extra></extra>"
     else:
         fig.data[0].hovertemplate = "RA %{customdata[0]:.3f}°, Dec %{customdata[1]:.3f}°, %{z:.1f}σ<extra></extra>"
+    ny, nx = np.shape(significance)
+    grid = sky_grid(wcs, (-0.5, nx - 0.5), (-0.5, ny - 0.5))
+    fig.add_trace(go.Scatter(x=grid["x"], y=grid["y"], mode="lines", name="RA/Dec grid", meta=["grid"],
+                             line=dict(color="rgba(255,255,255,0.35)", width=1), hoverinfo="skip", showlegend=False))
     rows = [r for r in (catalog or []) if r.get("ra") is not None and r.get("dec") is not None]
     if rows:
         ra = np.array([float(r["ra"]) for r in rows])
@@ -130,11 +237,13 @@ def image_figure(significance: np.ndarray, wcs, catalog: list[dict] | None = Non
             hovertemplate="<b>%{customdata[0]}</b><br>RA %{customdata[1]}°, Dec %{customdata[2]}°<br>%{customdata[3]}"
                           "<br>click to select<extra></extra>",
             name="sources", meta=["sources"], showlegend=False))
-    ny, nx = np.shape(significance)
-    fig.update_xaxes(range=[-0.5, nx - 0.5], showgrid=False, zeroline=False, showticklabels=False, title="← East   RA")
-    fig.update_yaxes(range=[-0.5, ny - 0.5], showgrid=False, zeroline=False, showticklabels=False, title="Dec",
-                     scaleanchor="x", scaleratio=1)
-    fig.update_layout(clickmode="event", uirevision="image", dragmode="pan")
+    fig.update_xaxes(range=[-0.5, nx - 0.5], showgrid=False, zeroline=False, showticklabels=True, ticks="outside",
+                     title="RA (J2000) ← East", constrain="domain")
+    fig.update_yaxes(range=[-0.5, ny - 0.5], showgrid=False, zeroline=False, showticklabels=True, ticks="outside",
+                     title="Dec (J2000)", scaleanchor="x", scaleratio=1, constrain="domain")
+    fig.update_layout(grid_axes(grid))
+    # Drag draws a zoom box (the wheel zooms too: scrollZoom in the graph's config).
+    fig.update_layout(clickmode="event", uirevision="image", dragmode="zoom", margin=dict(l=70, r=90, t=30, b=50))
     return fig
 
 
@@ -146,12 +255,60 @@ def _arr(d: dict, *keys):
     return None
 
 
+#: Units of the unfolded E²F view: label and factor from keV²·ph/cm²/s/keV.
+E2F_UNITS = {"keV": ("E²F (keV² ph cm⁻² s⁻¹ keV⁻¹)", 1.0), "erg": ("E²F (erg cm⁻² s⁻¹)", 1.602176634e-9)}
+
+
+def energy_ticks(e_lo: float, e_hi: float) -> tuple[list[float], list[str]]:
+    """Plain-number energy ticks (20, 30, 50, 100, 200 …) inside [e_lo, e_hi] keV, at most ~8."""
+    t = []
+    for mantissas in ((1, 2, 5), (1, 2, 3, 5, 7), (1, 1.5, 2, 3, 4, 5, 7)):
+        t = [m * 10.0 ** k for k in range(-1, 6) for m in mantissas if e_lo <= m * 10.0 ** k <= e_hi]
+        if len(t) >= 3:
+            break
+    if len(t) > 8:
+        t = [v for v in t if f"{v:g}"[0] in "125"][:8]
+    if len(t) < 2:
+        t = sorted({float(f"{e_lo:.2g}"), float(f"{e_hi:.2g}")})
+    return t, [f"{v:g}" for v in t]
+
+
+def unfolded_source(fit_summary: dict | None, unit: str = "keV") -> dict | None:
+    """The unfolded spectrum of a fit (XSPEC's ``eeufspec``), as a :func:`spectrum_figure` source.
+
+    Each channel's data/model ratio times the best-fit model E²N(E) at its centre, in
+    keV²·ph/cm²/s/keV (``unit="keV"``) or erg/cm²/s (``"erg"``), with the model curve on a
+    fine grid. Model-dependent, like any unfolded spectrum.
+    """
+    from core.fitting.models import make_model
+
+    src = fit_source(fit_summary)
+    fit = (fit_summary or {}).get("fit") or {}
+    if src is None or not fit.get("parameters"):
+        return None
+    model = make_model(fit.get("model") or fit_summary.get("model"), pivot=float(fit.get("pivot_keV") or 50.0))
+    values = np.array([float(p["value"]) for p in fit["parameters"]])
+    lo, hi = np.asarray(src["e_min"], float), np.asarray(src["e_max"], float)
+    ec = np.sqrt(lo * hi)
+    rate, err = np.asarray(src["rate"], float), np.asarray(src["rate_err"], float)
+    mrate = np.asarray(src["model_rate"], float)
+    factor = E2F_UNITS[unit][1]
+    e2n = ec ** 2 * model(ec, values) * factor
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(mrate > 0, rate / mrate, np.nan)
+        ratio_err = np.where(mrate > 0, err / mrate, np.nan)
+    grid = np.geomspace(lo.min(), hi.max(), 200)
+    return dict(src, e2f=(ratio * e2n).tolist(), e2f_err=(ratio_err * e2n).tolist(), model_e=grid.tolist(),
+                model_e2f=(grid ** 2 * model(grid, values) * factor).tolist(), e2f_unit=unit)
+
+
 def spectrum_figure(src: dict, *, e2f: bool = False, model_name: str = "") -> go.Figure:
     """Count-rate spectrum of one source (``summary["sources"][i]``, or :func:`fit_source`).
 
-    With ``model_rate`` in ``src`` the folded model and residuals (data − model)/σ are
-    drawn. ``e2f`` shows E² × rate density (keV² cts s⁻¹ keV⁻¹), or the unfolded E²F when
-    ``src`` carries ``e2f``.
+    With ``model_rate`` in ``src`` the folded model and residuals (data − model)/σ are drawn
+    in a second panel on the same energy axis. ``e2f`` (for a source from
+    :func:`unfolded_source`) shows the unfolded E²F with the model curve instead of count
+    rates. The energy axis is logarithmic with plain-number ticks over the data's range.
     """
     from plotly.subplots import make_subplots
 
@@ -159,48 +316,70 @@ def spectrum_figure(src: dict, *, e2f: bool = False, model_name: str = "") -> go
     rate, err = _arr(src, "rate"), _arr(src, "rate_err", "error")
     if emin is None or rate is None:
         return empty_figure("no spectrum")
-    fspec = src
     model = _arr(src, "model_rate")
     if model is not None and len(model) != len(rate):
         model = None
+    unf = _arr(src, "e2f") if e2f else None
+    # Channels flagged bad (OGIP QUALITY ≠ 0: below the threshold, beyond the response) or
+    # without an error are not data: left out, and the energy range follows the rest.
+    quality = _arr(src, "quality")
+    keep = np.isfinite(rate) & (emax > emin)
+    if err is not None:
+        keep &= np.isfinite(err) & (err > 0)
+    if quality is not None and len(quality) == len(rate):
+        keep &= quality == 0
+    if keep.any() and not keep.all():
+        emin, emax, rate = emin[keep], emax[keep], rate[keep]
+        err = err[keep] if err is not None else None
+        model = model[keep] if model is not None else None
+        if unf is not None and len(unf) == len(keep):
+            src = dict(src, e2f_err=_arr(src, "e2f_err")[keep].tolist())
+            unf = unf[keep]
     e = np.sqrt(emin * emax)
     de = emax - emin
     ex = [e - emin, emax - e]
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.04)
-    if e2f:
-        unf = _arr(fspec, "e2f", "unfolded_e2f") if fspec else None
-        if unf is not None and len(unf) == len(rate):
-            scale = unf / np.where(rate != 0, rate, np.nan)
-            y, ye, ytitle = unf, np.abs(err * scale), "E²F (keV² ph cm⁻² s⁻¹ keV⁻¹)"
-        else:
-            scale = e ** 2 / de
-            y, ye, ytitle = rate * scale, err * scale, "E² × rate (keV² cts s⁻¹ keV⁻¹)"
-        ym = model * scale if model is not None else None
+    with_resid = model is not None
+    if with_resid:
+        fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.04)
     else:
-        y, ye, ytitle = rate / de, err / de, "rate (cts s⁻¹ keV⁻¹)"
+        fig = make_subplots(rows=1, cols=1)
+    if unf is not None and len(unf) == len(rate):
+        y, ye = unf, np.abs(_arr(src, "e2f_err"))
+        ytitle = E2F_UNITS[src.get("e2f_unit", "keV")][0]
+        ym = None
+    else:
+        y, ye, ytitle = rate / de, err / de, "count rate (cts s⁻¹ keV⁻¹)"
         ym = model / de if model is not None else None
-    fig.add_trace(go.Scatter(x=e, y=y, mode="markers", name="data", marker=dict(size=5, color="#2563eb"),
+    fig.add_trace(go.Scatter(x=e, y=y, mode="markers", name="data" if unf is None else "data (unfolded)",
+                             marker=dict(size=5, color="#2563eb"),
                              error_x=dict(type="data", symmetric=False, array=ex[1], arrayminus=ex[0], thickness=1),
                              error_y=dict(type="data", array=ye, thickness=1),
                              hovertemplate="%{x:.1f} keV: %{y:.3g}<extra>data</extra>"), row=1, col=1)
-    if ym is not None:
+    if unf is not None and src.get("model_e2f"):
+        fig.add_trace(go.Scatter(x=src["model_e"], y=src["model_e2f"], mode="lines", name=f"model {model_name}".strip(),
+                                 line=dict(color="#dc2626", width=2)), row=1, col=1)
+    elif ym is not None:
         fig.add_trace(go.Scatter(x=e, y=ym, mode="lines", name=f"model {model_name}".strip(),
                                  line=dict(shape="hvh", color="#dc2626", width=2)), row=1, col=1)
+    if with_resid:
         with np.errstate(invalid="ignore", divide="ignore"):
             resid = (rate - model) / err
         fig.add_trace(go.Scatter(x=e, y=resid, mode="markers", name="(data − model)/σ", marker=dict(size=5, color="#2563eb"),
                                  error_y=dict(type="data", array=np.ones_like(resid), thickness=1), showlegend=False),
                       row=2, col=1)
         fig.add_hline(y=0, line=dict(color="#dc2626", width=1), row=2, col=1)
-        fig.update_yaxes(title_text="χ", row=2, col=1)
-    else:
-        fig.add_annotation(text="fit a model (product: spectral fit) to see it with residuals", showarrow=False,
-                           x=0.5, y=0.5, xref="x2 domain", yref="y2 domain", font=dict(size=11))
-        fig.update_yaxes(visible=False, row=2, col=1)
+        fig.update_yaxes(title_text="(data − model)/σ", row=2, col=1)
+    good = np.isfinite(rate) & (emax > emin)
+    lo_e, hi_e = (float(emin[good].min()), float(emax[good].max())) if good.any() else (15.0, 1000.0)
+    tv, tt = energy_ticks(lo_e, hi_e)
+    xr = [math.log10(lo_e / 1.05), math.log10(hi_e * 1.05)]
+    bottom = 2 if with_resid else 1
+    for row in range(1, bottom + 1):
+        fig.update_xaxes(type="log", range=xr, tickmode="array", tickvals=tv, ticktext=tt, ticks="outside",
+                         showticklabels=row == bottom, row=row, col=1)
+    fig.update_xaxes(title_text="energy (keV)", row=bottom, col=1)
     pos = y[np.isfinite(y) & (y > 0)]
-    fig.update_xaxes(type="log", row=1, col=1)
-    fig.update_xaxes(type="log", title_text="energy (keV)", row=2, col=1)
-    fig.update_yaxes(type="log" if pos.size > 1 else "linear", title_text=ytitle, row=1, col=1)
+    fig.update_yaxes(type="log" if pos.size > 1 else "linear", title_text=ytitle, exponentformat="power", row=1, col=1)
     fig.update_layout(**_base_layout(title=dict(text=str(src.get("name", "")), x=0.01, font=dict(size=14)),
                                      legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"),
                                      uirevision="spectrum"))
@@ -238,9 +417,13 @@ def _offsets(pair) -> str:
 def fit_rows(fit_summary: dict | None) -> list[dict]:
     """Parameter rows of a spectral_fit summary: name, value, unit, 1σ and 90% (minus / plus)."""
     fit = (fit_summary or {}).get("fit") or {}
+    pivot = fit.get("pivot_keV")
     rows = []
     for p in fit.get("parameters") or []:
-        rows.append({"parameter": str(p.get("name", "")), "value": _fmt(p.get("value")), "unit": str(p.get("unit") or ""),
+        unit = str(p.get("unit") or "")
+        if unit == "ph/cm2/s/keV" and pivot:
+            unit = f"ph cm⁻² s⁻¹ keV⁻¹ at {float(pivot):g} keV (pivot)"
+        rows.append({"parameter": str(p.get("name", "")), "value": _fmt(p.get("value")), "unit": unit,
                      "1σ": "frozen" if p.get("frozen") else _offsets(p.get("err_1sigma")),
                      "90%": "" if p.get("frozen") else _offsets(p.get("err_90"))})
     return rows
@@ -261,15 +444,27 @@ def fit_stat_text(fit_summary: dict | None) -> str:
 
 
 def flux_rows(fit_summary: dict | None) -> list[dict]:
-    """Band fluxes (energy and photon) with 1σ offsets."""
+    """Band fluxes (energy and photon) with 1σ offsets; a band reaching outside the fitted
+    range is marked as an extrapolation of the model."""
+    fit = (fit_summary or {}).get("fit") or {}
+    fe1, fe2 = fit.get("emin_keV"), fit.get("emax_keV")
+    ch = fit.get("channels") or {}
+    if ch.get("e_min_keV"):  # the channels actually fitted
+        fe1, fe2 = min(ch["e_min_keV"]), max(ch["e_max_keV"])
     rows = []
     for band, f in ((fit_summary or {}).get("fluxes") or {}).items():
         if not isinstance(f, dict) or "error" in f:
-            rows.append({"band (keV)": band, "energy flux (erg/cm²/s)": (f or {}).get("error", ""), "photon flux (ph/cm²/s)": ""})
+            rows.append({"band (keV)": band, "energy flux (erg/cm²/s)": (f or {}).get("error", ""), "photon flux (ph/cm²/s)": "",
+                         "note": ""})
             continue
+        note = ""
+        b1, b2 = f.get("e1_keV"), f.get("e2_keV")
+        if None not in (fe1, fe2, b1, b2) and (b1 < fe1 * 0.999 or b2 > fe2 * 1.001):
+            note = f"extrapolated: the fit used {fe1:g}–{fe2:g} keV"
         rows.append({"band (keV)": band,
                      "energy flux (erg/cm²/s)": f"{_fmt(f.get('energy_flux_erg_cm2_s'))} {_offsets(f.get('energy_flux_err_1sigma'))}".strip(),
-                     "photon flux (ph/cm²/s)": f"{_fmt(f.get('photon_flux_ph_cm2_s'))} {_offsets(f.get('photon_flux_err_1sigma'))}".strip()})
+                     "photon flux (ph/cm²/s)": f"{_fmt(f.get('photon_flux_ph_cm2_s'))} {_offsets(f.get('photon_flux_err_1sigma'))}".strip(),
+                     "note": note})
     return rows
 
 

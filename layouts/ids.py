@@ -82,3 +82,26 @@ def meta(product: str) -> str:
 
 def panel(product: str) -> str:
     return f"panel-{product}"
+
+
+# added for the astronomer's page (issue 16)
+FIT_VIEW = "fit-view"            # counts | E²F unfolded (keV or erg)
+FIT_SOURCE = "fit-source"        # another catalogue source to fit
+FIT_GO = "fit-go"
+FIT_NOTE = "fit-note"
+FIT_BAND_NOTE = "fit-band-note"  # under the band fields: what a fit will use
+T_FORMAT_PREV = "t-format-prev"  # the time format the T1/T2 fields are written in
+HISTORY = "product-history"      # session store: [{job_id, product_type, label, t}]
+HISTORY_LIST = "history-list"
+PARTIAL = "partial-image"        # {job_id, scws: [finished ids]} of the running image job
+PARTIAL_NOTE = "partial-note"
+
+
+def holder(product: str) -> str:
+    """Wrapper of a product's graph: shows a placeholder until there is a product."""
+    return f"holder-{product}"
+
+
+def history_item(job_id: str) -> dict:
+    """Pattern-matching id of a product-history entry."""
+    return {"type": "history-item", "job_id": job_id}

@@ -34,6 +34,9 @@ def form_values(url_params: dict) -> dict:
         if k not in ("src_name", "RA", "DEC", "T1", "T2", "scw_list"):
             out[k] = DEFAULTS[k]
     out.update({k: v for k, v in p.items() if k in FIELDS})
+    from callbacks.form_state import instrument_defaults
+
+    out.update({k: v for k, v in instrument_defaults(out.get("instrument")).items() if k not in p})
     return out
 
 
@@ -48,23 +51,29 @@ def page_layout(url_params: dict | None = None, *, embed: bool = False, autorun:
     product = values.get("product_type") or "image"
     tabs = dcc.Tabs(id=ids.TABS, value=product if product in PRODUCT_LABELS else "image", className="tabs",
                     children=[dcc.Tab(label=lab, value=k, className="tab", selected_className="tab-selected",
-                                      children=[image_panel(catalog_rows) if k == "image" else
-                                                {"spectrum": spectrum_panel, "lc": lambda: html.Div([lc_panel(), lc_upload_panel()]),
-                                                 "spectral_fit": fit_panel}[k]()])
+                                      children=[image_panel(catalog_rows, embed=embed) if k == "image" else
+                                                fit_panel(embed=embed) if k == "spectral_fit" else
+                                                {"spectrum": spectrum_panel,
+                                                 "lc": lambda: html.Div([lc_panel(), lc_upload_panel()])}[k]()])
                               for k, lab in PRODUCT_LABELS.items()])
     stores = [dcc.Store(id=ids.AUTORUN, data=autorun), dcc.Store(id=ids.QUERY), dcc.Store(id=ids.JOB_REQUEST),
               dcc.Store(id=ids.JOB_RECORD), dcc.Store(id="job-done"), dcc.Store(id=ids.RESOLVED),
               dcc.Store(id="embed-flag", data=bool(embed)),
+              dcc.Store(id=ids.T_FORMAT_PREV, data=values.get("T_format") or "isot"),
+              dcc.Store(id=ids.PARTIAL),
+              # Recent products of this browser tab (ids and labels only; survives reloads).
+              dcc.Store(id=ids.HISTORY, storage_type="session"),
               *[dcc.Store(id=ids.ref(k)) for k in PRODUCT_LABELS]]
     header = html.Header([
         html.Div([html.H1("INTEGRAL ODA"), html.P("Online analysis of the INTEGRAL/IBIS archive: sky images, "
                                                   "spectra and light curves.", className="tagline")]),
-        html.Nav([html.A("API", href="/api/v1", className="nav-link"),
+        html.Nav([html.A("API", href="/api/v1/openapi.json", className="nav-link", title="OpenAPI description of /api/v1"),
                   html.A("Embed demo", href="/assets/embed-demo.html", className="nav-link")], **{"aria-label": "links"}),
     ], className="app-header")
     main = html.Div([
         html.Aside(query_panel(values), className="sidebar", **{"aria-label": "query"}),
-        html.Main([job_panel(), tabs], className="content"),
+        html.Main([job_panel(), tabs, html.Div(id=ids.HISTORY_LIST, className="history-wrap", hidden=embed)],
+                  className="content"),
     ], className="layout")
     classes = "app embed" if embed else "app"
     classes += f" product-{product}"

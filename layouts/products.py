@@ -13,10 +13,15 @@ from . import ids
 from .ids import PRODUCT_LABELS
 
 __all__ = ["job_panel", "progress_table", "image_panel", "spectrum_panel", "lc_panel", "fit_panel",
-           "product_meta", "download_href"]
+           "product_meta", "download_href", "graph_holder", "history_list"]
 
-_GRAPH_CONFIG = {"displaylogo": False, "responsive": True,
+#: No Plotly logo, no "Share chart / upload to Plotly Cloud" or "Edit in Chart Studio": the
+#: data stay here. The PNG button stays (a client-side export).
+_GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "showSendToCloud": False, "showEditInChartStudio": False,
+                 "modeBarButtonsToRemove": ["sendDataToCloud", "editInChartStudio", "lasso2d", "select2d"],
                  "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "integral-oda"}}
+#: The sky map also zooms with the mouse wheel.
+_IMAGE_CONFIG = {**_GRAPH_CONFIG, "scrollZoom": True}
 
 
 # -- job ---------------------------------------------------------------------------------------
@@ -83,9 +88,17 @@ def _placeholder(product: str) -> html.P:
     return html.P(f"Submit a query with product “{PRODUCT_LABELS[product]}” to see it here.", className="hint empty")
 
 
-def image_panel(rows: list | None = None) -> html.Div:
+def graph_holder(product: str, graph) -> html.Div:
+    """The graph, hidden behind a placeholder until a product is shown (no empty grey axes)."""
+    return html.Div([_placeholder(product), graph], id=ids.holder(product), className="holder")
+
+
+def image_panel(rows: list | None = None, embed: bool = False) -> html.Div:
+    """The sky map, its display controls and the sources table (editable unless ``embed``)."""
+    editable = not embed
     return html.Div([
         html.Div(id=ids.meta("image"), className="product-meta"),
+        html.Div(id=ids.PARTIAL_NOTE, className="hint partial-note", role="status", **{"aria-live": "polite"}),
         html.Div([
             html.Div([html.Label("σ min", htmlFor=ids.IMG_ZMIN),
                       dcc.Input(id=ids.IMG_ZMIN, type="number", placeholder="-3", debounce=True, className="input num")]),
@@ -95,13 +108,16 @@ def image_panel(rows: list | None = None) -> html.Div:
             dcc.Checklist(id=ids.IMG_LABELS, options=[{"label": "labels", "value": "labels"}], value=["labels"],
                           className="check"),
         ], className="controls"),
-        dcc.Graph(id=ids.IMG_GRAPH, config=_GRAPH_CONFIG, className="graph graph-image", style={"height": "min(70vh, 620px)"},
-                  figure={"data": [], "layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}}}),
+        graph_holder("image", dcc.Graph(id=ids.IMG_GRAPH, config=_IMAGE_CONFIG, className="graph graph-image",
+                                        style={"height": "min(70vh, 620px)"},
+                                        figure={"data": [], "layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}}})),
         html.H3("Sources", className="sub-title"),
         html.P("Click a source on the map (or tick it) to select it for spectra and light curves; "
-               "none ticked = all rows.", className="hint"),
+               "none ticked = all rows. Drag a box or use the wheel to zoom, double-click to reset.", className="hint")
+        if editable else None,
         dash_table.DataTable(
-            id=ids.CAT_TABLE, data=list(rows or []), row_deletable=True, row_selectable="multi", selected_rows=[], editable=True,
+            id=ids.CAT_TABLE, data=list(rows or []), row_deletable=editable, row_selectable="multi" if editable else False,
+            selected_rows=[], editable=editable,
             columns=[{"name": "name", "id": "name"},
                      {"name": "RA (°)", "id": "ra", "type": "numeric", "format": {"specifier": ".4f"}},
                      {"name": "Dec (°)", "id": "dec", "type": "numeric", "format": {"specifier": ".4f"}},
@@ -122,7 +138,7 @@ def image_panel(rows: list | None = None) -> html.Div:
             html.Button("Add the query object", id=ids.CAT_ADD_TARGET, type="button", className="btn-small"),
             dcc.Upload(html.Button("Upload ECSV / FITS", type="button", className="btn-small"), id=ids.CAT_UPLOAD,
                        accept=".ecsv,.fits,.fit,.fits.gz,.csv,.txt", max_size=5_000_000),
-        ], className="cat-actions"),
+        ], className="cat-actions", hidden=embed),
         html.Div(id=ids.CAT_MSG, className="hint", role="status", **{"aria-live": "polite"}),
     ], id=ids.panel("image"), className="product-panel")
 
@@ -133,9 +149,11 @@ def spectrum_panel() -> html.Div:
         html.Div([
             html.Div([html.Label("Source", htmlFor=ids.SPEC_SOURCE),
                       dcc.Dropdown(id=ids.SPEC_SOURCE, options=[], clearable=False, className="select")], className="grow"),
-            dcc.Checklist(id=ids.SPEC_E2F, options=[{"label": "E²F", "value": "e2f"}], value=[], className="check"),
+            html.Span("E²F needs a model: choose the product “Spectral fit” to see the unfolded spectrum.",
+                      className="hint"),
         ], className="controls"),
-        dcc.Graph(id=ids.SPEC_GRAPH, config=_GRAPH_CONFIG, className="graph", style={"height": "min(60vh, 520px)"}),
+        graph_holder("spectrum", dcc.Graph(id=ids.SPEC_GRAPH, config=_GRAPH_CONFIG, className="graph",
+                                           style={"height": "min(60vh, 520px)"})),
         html.Div(id=ids.SPEC_TABLE, className="stats"),
     ], id=ids.panel("spectrum"), className="product-panel")
 
@@ -153,18 +171,51 @@ def lc_panel() -> html.Div:
             dcc.Checklist(id=ids.LC_OPTIONS, value=["blocks", "fits"], className="check",
                           options=[{"label": "Bayesian blocks", "value": "blocks"}, {"label": "fits", "value": "fits"}]),
         ], className="controls"),
-        dcc.Graph(id=ids.LC_GRAPH, config=_GRAPH_CONFIG, className="graph", style={"height": "min(60vh, 520px)"}),
+        graph_holder("lc", dcc.Graph(id=ids.LC_GRAPH, config=_GRAPH_CONFIG, className="graph",
+                                     style={"height": "min(60vh, 520px)"})),
         html.Div(id=ids.LC_STATS, className="stats"),
     ], id=ids.panel("lc"), className="product-panel")
 
 
-def fit_panel() -> html.Div:
+def fit_panel(embed: bool = False) -> html.Div:
     return html.Div([
         html.Div(id=ids.meta("spectral_fit"), className="product-meta"),
-        dcc.Graph(id=ids.FIT_GRAPH, config=_GRAPH_CONFIG, className="graph", style={"height": "min(60vh, 520px)"}),
+        html.Div([
+            html.Div([html.Span("View ", className="hint"),
+                      dcc.RadioItems(id=ids.FIT_VIEW, value="counts", inline=True, className="radio",
+                                     options=[{"label": "counts + residuals", "value": "counts"},
+                                              {"label": "E²F (keV² ph/cm²/s/keV)", "value": "keV"},
+                                              {"label": "E²F (erg/cm²/s)", "value": "erg"}])]),
+            html.Div([html.Label("Fit another source", htmlFor=ids.FIT_SOURCE),
+                      html.Div([dcc.Dropdown(id=ids.FIT_SOURCE, options=[], clearable=False, className="select"),
+                                html.Button("Fit it", id=ids.FIT_GO, type="button", className="btn-small")],
+                               className="inline")], className="grow", hidden=embed),
+        ], className="controls"),
+        html.Div(id=ids.FIT_NOTE, className="hint", role="status", **{"aria-live": "polite"}),
+        graph_holder("spectral_fit", dcc.Graph(id=ids.FIT_GRAPH, config=_GRAPH_CONFIG, className="graph",
+                                               style={"height": "min(60vh, 520px)"})),
         html.Div(id=ids.FIT_STATS, className="stats"),
         html.Div(id=ids.FIT_TABLE, className="stats"),
     ], id=ids.panel("spectral_fit"), className="product-panel")
+
+
+# -- product history ----------------------------------------------------------------------------
+def history_list(entries: list[dict] | None, prefix: str = "/") -> html.Div | str:
+    """Recent products of this browser session, newest first, with thumbnails (figure PNGs)."""
+    entries = list(entries or [])
+    if not entries:
+        return ""
+    cards = []
+    for e in entries:
+        jid = str(e.get("job_id", ""))
+        cards.append(html.Button([
+            html.Img(src=f"{prefix}products/{jid}/figure.png", alt=f"{e.get('label', '')} thumbnail",
+                     className="thumb"),
+            html.Span(PRODUCT_LABELS.get(e.get("product_type", ""), ""), className="history-kind"),
+            html.Span(e.get("label", jid), className="history-label"),
+        ], id=ids.history_item(jid), type="button", className="history-item", title="reopen " + str(e.get("label", ""))))
+    return html.Div([html.H2("Recent products", className="panel-title"), html.Div(cards, className="history-cards")],
+                    className="history")
 
 
 # -- per product: downloads, share, API code, parameters, log ----------------------------------

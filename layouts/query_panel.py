@@ -39,7 +39,8 @@ def query_panel(values: dict) -> html.Form:
     """The query form filled with ``values`` (form field name → value)."""
     v = values
     r_lo, r_hi = LIMITS["radius"]
-    n_lo, n_hi = LIMITS["max_pointings"]
+    from callbacks.form_state import max_pointings_hint  # the API's public limit: one source of truth
+
     d_lo, d_hi = LIMITS["detection_threshold"]
     t_lo, t_hi = LIMITS["time_bin_sec"]
     g_lo, g_hi = LIMITS["min_good_time"]
@@ -80,7 +81,7 @@ def query_panel(values: dict) -> html.Form:
             html.Div([
                 _field("instrument", "Instrument", _select("instrument", v.get("instrument", "isgri"),
                                                            [{"label": {"isgri": "IBIS/ISGRI", "jemx": "JEM-X (not yet)",
-                                                                       "spi_acs": "SPI-ACS (not yet)"}[i], "value": i}
+                                                                       "spi_acs": "SPI-ACS (all-sky light curve)"}[i], "value": i}
                                                             for i in INSTRUMENTS])),
             ]),
             _field("product_type", "Product", _radio("product_type", v.get("product_type", "image"),
@@ -90,12 +91,13 @@ def query_panel(values: dict) -> html.Form:
                 _field("E2_keV", "E max (keV)", _input("E2_keV", v.get("E2_keV"), type_="text", inputMode="decimal")),
             ], className="row2"),
             html.Small(id=ids.E_RANGE, className="hint"),
+            html.Div(id=ids.FIT_BAND_NOTE, className="hint warn only-fit", role="status", **{"aria-live": "polite"}),
             _field("detection_threshold", "Detection threshold (σ)",
                    _input("detection_threshold", v.get("detection_threshold"), inputMode="decimal"),
                    f"{d_lo:g}–{d_hi:g}", extra_class="only-image"),
             html.Div([
                 _field("time_bin", "Time bin", _input("time_bin", v.get("time_bin"), inputMode="decimal"),
-                       f"0 = one point per ScW; {t_lo:g}–{t_hi:g} s"),
+                       f"0 = one point per ScW; {t_lo:g}–{t_hi:g} s (SPI-ACS: steps of 0.05 s, 0 = 2 s)"),
                 _field("time_bin_format", "Bin unit", _radio("time_bin_format", v.get("time_bin_format", "sec"),
                                                              [{"label": "s", "value": "sec"}, {"label": "days", "value": "jd"}])),
             ], className="row2 only-lc"),
@@ -113,7 +115,7 @@ def query_panel(values: dict) -> html.Form:
             html.Div([
                 _field("radius", "Radius (°)", _input("radius", v.get("radius"), inputMode="decimal"), f"{r_lo:g} < r ≤ {r_hi:g}"),
                 _field("max_pointings", "Max pointings", _input("max_pointings", v.get("max_pointings"), inputMode="numeric"),
-                       f"{n_lo}–{n_hi}"),
+                       max_pointings_hint()),
             ], className="row2"),
             _field("min_good_time", "Min good time (s)", _input("min_good_time", v.get("min_good_time"), inputMode="decimal"),
                    f"{g_lo:g}–{g_hi:g}"),

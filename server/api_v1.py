@@ -72,8 +72,7 @@ def _validated():
         query, extra = query_from_json(body)
     except QueryError as exc:
         raise ApiError.from_query_error(exc) from None
-    auth.check_rights(query, extra.get("integral_data_rights"), auth.token_from_request(request, extra))
-    return query
+    return auth.authorize(query, extra.get("integral_data_rights"), auth.token_from_request(request, extra))
 
 
 @bp.route("/validate", methods=["POST"])

@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import os
 
-__all__ = ["broker_url", "get_celery", "run_job", "enqueue", "queued_alive", "QUEUE_OWNER"]
+__all__ = ["broker_url", "get_celery", "run_job", "enqueue", "queued_alive", "queue_length", "task_name", "QUEUE_OWNER"]
 
 #: ``owner["host"]`` of a record whose job waits in the Celery queue.
 QUEUE_OWNER = "celery-queue"
@@ -48,7 +48,7 @@ def get_celery():
                     # mid-job leaves it failed (the record says so) rather than re-running it unasked.
                     task_acks_late=False, broker_connection_retry_on_startup=True,
                     worker_hijack_root_logger=False)
-    app.task(name="oda.run_job", bind=False, ignore_result=True)(_run_job)
+    app.task(name="oda.run_job", bind=False)(_run_job)
     return app
 
 
@@ -67,18 +67,49 @@ def run_job():
     return get_celery().tasks["oda.run_job"]
 
 
-def enqueue(params: dict, job_id: str) -> None:
-    """Send the job to the workers; the task id is the job id."""
-    run_job().apply_async(args=[params, job_id], task_id=job_id)
+def task_name(job_id: str) -> str:
+    """A new Celery task id for the job: ``<job id>-<nonce>`` (a resubmitted job is a new task,
+    whose state is not the old one's)."""
+    import uuid
+
+    return f"{job_id}-{uuid.uuid4().hex[:8]}"
 
 
-def queued_alive(job_id: str) -> bool:
-    """True while the broker still has the queued task (pending, received or started)."""
+def enqueue(params: dict, job_id: str, task_id: str) -> None:
+    """Send the job to the workers as task ``task_id``."""
+    run_job().apply_async(args=[params, job_id], task_id=task_id)
+
+
+#: A worker takes over a job's record within milliseconds of starting it; a record still owned by
+#: the queue this long after its task started belongs to a worker that died in between.
+TAKEOVER_S = 60.0
+
+
+def queued_alive(task_id: str, updated_at: float) -> bool:
+    """True while the broker still holds the queued task (pending or received), or a worker
+    has just started it."""
+    import time
+
     app = get_celery()
     if app is None:
         return False
     try:
-        state = app.AsyncResult(job_id).state
+        state = app.AsyncResult(task_id).state
     except Exception:  # the broker is unreachable: the queue cannot vouch for the job
         return False
-    return state in ("PENDING", "RECEIVED", "STARTED", "RETRY")
+    if state == "STARTED":
+        return time.time() - updated_at < TAKEOVER_S
+    return state in ("PENDING", "RECEIVED", "RETRY")
+
+
+def queue_length() -> int:
+    """Jobs waiting in the broker's default queue (0 when it cannot tell)."""
+    app = get_celery()
+    if app is None:
+        return 0
+    try:
+        with app.connection_for_read() as conn:
+            return int(conn.default_channel.queue_declare(queue=app.conf.task_default_queue, passive=True)
+                       .message_count)
+    except Exception:  # an unreachable broker: enqueue reports the error
+        return 0

@@ -11,8 +11,6 @@ import json
 import logging
 import math
 import re
-import threading
-from collections import OrderedDict
 
 from flask import Response, request
 
@@ -42,6 +40,8 @@ class ApiError(Exception):
         self.field = field
         self.allowed = allowed
         self.extra = extra
+        #: Extra response headers (e.g. ``Retry-After`` of a 429).
+        self.headers: dict = {}
 
     @classmethod
     def from_query_error(cls, exc: QueryError) -> "ApiError":
@@ -125,7 +125,7 @@ def register_error_handlers(app) -> None:
     from werkzeug.exceptions import HTTPException
 
     def handle_api_error(exc: ApiError):
-        return json_response(exc.body(), exc.status)
+        return json_response(exc.body(), exc.status, exc.headers)
 
     def handle_http(exc: HTTPException):
         if not is_api_path(request.path):
@@ -147,12 +147,14 @@ def handle_unexpected(exc: Exception):
     from werkzeug.exceptions import HTTPException
 
     if isinstance(exc, ApiError):
-        return json_response(exc.body(), exc.status)
+        return json_response(exc.body(), exc.status, exc.headers)
     if isinstance(exc, HTTPException):
         return _handle_http(exc)
     if isinstance(exc, QueryError):
         err = ApiError.from_query_error(exc)
         return json_response(err.body(), err.status)
+    if isinstance(exc, RecursionError):  # a nested input that slipped past the JSON bounds
+        return json_response(error_body(400, "input nested too deeply", "body", "fewer levels of nesting"), 400)
     log.exception("unhandled error on %s", request.path)
     return json_response(error_body(500, "internal error; the request was logged"), 500)
 
@@ -167,12 +169,20 @@ def api_blueprint(name: str, import_name: str, **kw):
 
 
 class ProductCache:
-    """Small in-memory LRU of finished products (immutable: ids are content hashes)."""
+    """Finished products of recent requests (immutable: ids are content hashes).
+
+    A flask-caching backend holding the live :class:`~core.products.run.ProductResult`
+    objects of this process (:func:`server.shared_cache.make_cache`, ``objects=True``). They
+    are not shared through Redis: a result holds open arrays and paths, and sharing it would
+    mean pickling it; what web processes share are the bytes served from it (verified files,
+    zips, encoded ODA responses), and the store itself.
+    """
 
     def __init__(self, size: int = 16):
+        from .shared_cache import make_cache
+
         self.size = size
-        self._items: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
+        self._items = make_cache("products", objects=True, items=size)
 
     def get(self, pid: str):
         """The :class:`~core.products.run.ProductResult` for ``pid`` (raises ApiError 404)."""
@@ -181,27 +191,27 @@ class ProductCache:
 
         if not isinstance(pid, str) or not KEY_RE.fullmatch(pid):
             raise ApiError(404, "malformed product id", "product_id", "lowercase hexadecimal ids (16-64 characters)")
-        with self._lock:
-            if pid in self._items:
-                res = self._items.pop(pid)
-                if all(p.exists() for p in res.files.values()):
-                    self._items[pid] = res
-                    return res
+        res = self._items.get(pid)
+        if res is not None and all(p.exists() for p in res.files.values()):
+            return res
         try:
             res = load_product(pid)
         except QueryError as exc:
             raise ApiError(404, f"no product {pid}", "product_id") from exc
         except NotImplementedError as exc:
             raise ApiError(404, f"no product {pid} ({clean_message(exc)})", "product_id") from exc
-        with self._lock:
-            self._items[pid] = res
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+        self._items.set(pid, res)
         return res
 
+    def peek(self, pid: str):
+        """The cached result for ``pid`` or None (nothing loaded)."""
+        return self._items.get(pid) if isinstance(pid, str) else None
+
+    def drop(self, pid: str) -> None:
+        self._items.delete(pid)
+
     def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
+        self._items.clear()
 
 
 product_cache = ProductCache()

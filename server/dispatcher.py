@@ -22,19 +22,21 @@ import secrets
 
 from flask import request
 
-from core.errors import QueryError
+from core.errors import NotFoundError, QueryError
 from core.query import INSTRUMENTS
 
 from . import auth
 from .common import ApiError, api_blueprint, clean_message, error_body, json_response, product_cache, public_base_url
 from .oda_encode import EncodedCache
-from .params import AVAILABLE_INSTRUMENTS, INSTRUMENT_PRODUCTS, oda_par_names, parameter_specs, query_from_oda
+from .params import (AVAILABLE_INSTRUMENTS, INSTRUMENT_PRODUCTS, ODA_DEFAULT_TIME_BIN, catalog_order, oda_par_names,
+                     parameter_specs, query_from_oda)
 
 __all__ = ["bp"]
 
 bp = api_blueprint("oda_dispatcher", __name__)
 _encoded = EncodedCache()
 _NODES = {"image": "isgri_image", "spectrum": "isgri_spectrum", "lc": "isgri_lc", "spectral_fit": "spectral_fit"}
+_INSTRUMENT_NODES = {"spi_acs": "spi_acs_lc"}
 
 
 def _values() -> dict:
@@ -54,19 +56,20 @@ def _upload():
     """Source rows of an uploaded ``user_catalog_file`` (ECSV, FITS or ODA JSON), or None."""
     from core.spectral.catalog import read_catalog_file
 
+    from core.config import get_limits
+
     f = request.files.get("user_catalog_file")
     if f is None:
         return None
-    data = f.read(_MAX_UPLOAD + 1)
-    if len(data) > _MAX_UPLOAD:
-        raise QueryError("user_catalog_file", "is too large", f"at most {_MAX_UPLOAD // 1_000_000} MB")
+    limit = get_limits().max_upload_bytes
+    data = f.read(limit + 1)
+    if len(data) > limit:
+        raise QueryError("user_catalog_file", "is too large", f"at most {limit / 1e6:g} MB (ODA_MAX_UPLOAD_BYTES)")
     try:
         return read_catalog_file(data, f.filename or "")
     except QueryError as exc:
         raise QueryError("user_catalog_file", exc.message, exc.allowed) from None
 
-
-_MAX_UPLOAD = 5_000_000
 
 
 def _exit_status(status: int = 0, message: str = "", error_message: str = "", comment: str = "") -> dict:
@@ -116,15 +119,17 @@ def run_analysis():
                           products={})
         return json_response(body, 400)
     try:
-        auth.check_rights(query, values.get("integral_data_rights"), auth.token_from_request(request, values))
+        query = auth.authorize(query, values.get("integral_data_rights"), auth.token_from_request(request, values))
     except ApiError as exc:
         body = exc.body()
         body.update(query_status="failed", exit_status=_exit_status(1, body["error"], body["error"]),
                     job_monitor={"job_id": job_id_in or None, "session_id": session_id}, products={})
         return json_response(body, exc.status)
 
+    node = _INSTRUMENT_NODES.get(query.instrument) or _NODES.get(query.product_type, query.product_type)
+    if (values.get("query_type") or "").strip().lower() == "dummy":
+        return _dummy(query, echoed, session_id, node)
     runner = get_runner()
-    node = _NODES.get(query.product_type, query.product_type)
     try:
         jid = runner.job_id(query)
     except QueryError as exc:
@@ -145,12 +150,27 @@ def run_analysis():
             return _response("submitted", jid, session_id, rec, node)
         from .snippets import oda_api_snippet
 
-        products = dict(_encoded.get(res))
+        products = dict(_encoded.get(res, catalog_order(echoed.get("selected_catalog")) or None))
         products.update(analysis_parameters=echoed, api_code=oda_api_snippet(res.query, public_base_url()),
                         job_id=jid, session_id=session_id, product_id=jid,
+                        prod_process_message=_process_message(rec),
                         download_url=f"{public_base_url()}/products/{jid}/all.zip")
         return _response("done", jid, session_id, rec, node, products=products)
     return _failed_record(rec, jid, session_id, node)
+
+
+#: ``exit_status.message`` of the ODA dispatcher when the data server found nothing usable
+#: (trailing space included): ``oda_api`` raises ``FailedToFindAnyUsefulResults`` on it.
+NO_DATA_MESSAGE = "failed: get dataserver products "
+
+
+def _process_message(rec: dict | None) -> str:
+    rows = (rec or {}).get("scws", [])
+    counts: dict[str, int] = {}
+    for row in rows:
+        key = clean_message(str(row.get("status", ""))).split(":")[0] or "done"
+        counts[key] = counts.get(key, 0) + 1
+    return "; ".join(f"{n} ScW(s) {k}" for k, n in counts.items())
 
 
 def _failed_record(rec: dict, jid: str, session_id: str, node: str):
@@ -159,12 +179,28 @@ def _failed_record(rec: dict, jid: str, session_id: str, node: str):
     if err.get("allowed"):
         msg = f"{err.get('field')}: {err.get('message')} (allowed: {err['allowed']})"
     msg = clean_message(msg)
-    return _response("failed", jid, session_id, rec, node, exit_status=_exit_status(1, msg, msg))
+    # A job that ran and found no usable data: ODA's text, the reason in error_message.
+    # (internal errors and cancellations keep their own message.)
+    headline = NO_DATA_MESSAGE if rec.get("status") == "failed" and err else msg
+    return _response("failed", jid, session_id, rec, node, exit_status=_exit_status(1, headline, msg))
 
 
 def _failed(exc: QueryError, jid: str, session_id: str, rec, node: str):
     msg = clean_message(str(exc))
-    return _response("failed", jid, session_id, rec, node, exit_status=_exit_status(1, msg, msg))
+    headline = NO_DATA_MESSAGE if isinstance(exc, NotFoundError) else msg
+    return _response("failed", jid, session_id, rec, node, exit_status=_exit_status(1, headline, msg))
+
+
+def _dummy(query, echoed: dict, session_id: str, node: str):
+    """``query_type=Dummy``: ODA's instant placeholder product, nothing computed."""
+    from .oda_encode import dummy_products
+
+    jid = "dummy-" + query.product_id()[:16]
+    products = dict(dummy_products(query))
+    products.update(analysis_parameters=echoed, job_id=jid, session_id=session_id,
+                    prod_process_message="dummy product: nothing was computed", api_code="")
+    return _response("done", jid, session_id, None, node, products=products,
+                     exit_status=_exit_status(comment="query_type=Dummy: a placeholder product"))
 
 
 @bp.route("/api/par-names", methods=["GET"])
@@ -205,6 +241,8 @@ def meta_data():
         specs = parameter_specs(instrument, ODA_PRODUCTS[p][1])
         group = [{"query_name": f"{p}_query"}, {"product_name": p}]
         for name, s in specs.items():
+            if name == "time_bin":
+                s = {**s, "default": ODA_DEFAULT_TIME_BIN}
             entry = {"name": name, "units": s.get("unit", s["type"]), "value": s.get("default"),
                      "description": s.get("description", "")}
             for k in ("minimum", "maximum", "exclusiveMinimum", "enum"):

@@ -6,8 +6,15 @@
 * ``GET /products/<product_id>/all.zip``: every file plus ``result.json``.
 
 Ids are content hashes (``core.products.store.KEY_RE``), so responses are immutable:
-strong ``ETag``, ``Cache-Control: public, max-age=31536000, immutable``, 304 on a matching
+``Cache-Control: public, max-age=31536000, immutable``, 304 on a matching
 ``If-None-Match``; ``Content-Disposition: attachment`` with the file's name.
+
+What is sent was verified: file bytes are read (never following a symbolic link), checked
+against the SHA-256 the store recorded when it wrote them, and kept in a bounded in-memory
+cache of verified bytes; a file that fails the check is not served (404, and the product
+is recomputed on the next request). The strong ``ETag`` is that content hash, so one ETag
+means identical bytes (a recomputed file with other bytes gets another ETag); the zip is
+built deterministically (fixed member dates, sorted JSON) and tagged by its own hash.
 """
 
 from __future__ import annotations
@@ -17,14 +24,13 @@ import io
 import json
 import threading
 import zipfile
-from collections import OrderedDict
 from pathlib import Path
 
-from flask import Response, request, send_file
+from flask import Response, request
 
 from .common import ApiError, api_blueprint, clean_message, jsonable, product_cache
 
-__all__ = ["bp", "MIME_TYPES", "file_url"]
+__all__ = ["bp", "MIME_TYPES", "file_url", "verified", "clear_caches", "build_zip"]
 
 bp = api_blueprint("downloads", __name__)
 
@@ -40,10 +46,6 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 
 def file_url(base: str, product_id: str, name: str) -> str:
     return f"{base.rstrip('/')}/products/{product_id}/{name}"
-
-
-def _etag(*parts) -> str:
-    return hashlib.sha256("\0".join(map(str, parts)).encode()).hexdigest()[:32]
 
 
 def _not_modified(etag: str) -> Response | None:
@@ -69,10 +71,72 @@ def _mime(name: str) -> str:
     return MIME_TYPES.get(Path(name).suffix.lower(), "application/octet-stream")
 
 
-def _send_path(path: Path, name: str, etag: str) -> Response:
-    if not path.is_file():
-        raise ApiError(404, f"file {name} is no longer stored; request the product again", "filename")
-    resp = send_file(path, mimetype=_mime(name), conditional=False, etag=False, max_age=None)
+class _VerifiedBytes:
+    """Bytes of stored files that passed their checksum, in a shared sealed cache.
+
+    :class:`~server.shared_cache.SealedCache` ("files"): in-process by default, Redis with
+    ``ODA_CACHE_REDIS``; every hit is checked against its seal again, and a miss re-reads and
+    re-verifies the store's file.
+    """
+
+    #: Larger files are served from the store without being cached.
+    MAX_ITEM = 64 << 20
+
+    def __init__(self):
+        from .shared_cache import SealedCache
+
+        self._cache = SealedCache("files", items=64)
+
+    def get(self, key: str, name: str) -> tuple[bytes, str] | None:
+        ckey = f"{key}/{name}"
+        hit = self._cache.get_verified(ckey)
+        if hit is not None:
+            return hit
+        from core.products.store import get_store
+
+        hit = get_store().read_verified(key, name)
+        if hit is None:
+            return None
+        if len(hit[0]) <= self.MAX_ITEM:
+            self._cache.set_bytes(ckey, hit[0])
+        return hit
+
+    def clear(self) -> None:
+        self._cache.clear()
+
+
+verified = _VerifiedBytes()
+
+
+def _entry_of(path: Path) -> tuple[str, str]:
+    """(store key, file name) of a path inside the product store."""
+    from core.products.store import KEY_RE, get_store
+
+    path = Path(path)
+    key = path.parent.name
+    if not KEY_RE.fullmatch(key) or get_store().path(key) != path.parent:
+        raise ApiError(404, "this file is not a stored product file", "filename")
+    return key, path.name
+
+
+def _gone(name: str, product_id: str | None) -> ApiError:
+    if product_id:
+        product_cache.drop(product_id)
+    return ApiError(404, f"file {name} is no longer stored intact; request the product again", "filename")
+
+
+def _send_stored(path: Path, name: str, product_id: str | None = None) -> Response:
+    """A stored file, verified, tagged by its content hash (304 when the client has it)."""
+    got = verified.get(*_entry_of(path))
+    if got is None:
+        raise _gone(name, product_id)
+    data, digest = got
+    etag = digest[:32]
+    hit = _not_modified(etag)  # only ever for bytes that were just verified or are held verified
+    if hit is not None:
+        return hit
+    resp = Response(data)
+    resp.headers["Content-Type"] = _mime(name)  # as given: mimetype= would append a second charset
     return _finish(resp, etag, name)
 
 
@@ -84,16 +148,12 @@ def figure(product_id: str):
         names = _source_names(res)
         if source not in names:
             raise ApiError(404, f"no source {source[:60]!r} in this product", "source", ", ".join(names[:50]))
-    etag = _etag(product_id, "figure.png", source or "")
-    hit = _not_modified(etag)
-    if hit is not None:
-        return hit
     try:
         path = res.png(None if res.product_type == "image" else source)
     except (KeyError, ValueError, NotImplementedError) as exc:
         raise ApiError(404, f"no figure for this product ({clean_message(exc)})", "source") from None
     name = "figure.png" if not source else f"figure_{_safe(source)}.png"
-    return _send_path(Path(path), name, etag)
+    return _send_stored(Path(path), name)
 
 
 def _safe(name: str) -> str:
@@ -113,67 +173,106 @@ def _source_names(res) -> list[str]:
 
 
 class _ZipCache:
-    """Zips of recent products, bounded in bytes (they are rebuilt on demand)."""
+    """Zips of recent products in a shared sealed cache ("zips"; rebuilt on demand)."""
 
-    def __init__(self, max_bytes: int = 256 << 20):
-        self.max_bytes = max_bytes
-        self._items: OrderedDict = OrderedDict()
+    def __init__(self):
+        from .shared_cache import SealedCache
+
+        self._cache = SealedCache("zips", items=16)
         self._lock = threading.Lock()
         self._building: dict[str, threading.Lock] = {}
 
     def get(self, res) -> bytes:
         pid = res.product_id
+        data = self._cache.get_bytes(pid)
+        if data is not None:
+            return data
         with self._lock:
-            if pid in self._items:
-                self._items.move_to_end(pid)
-                return self._items[pid]
             lock = self._building.setdefault(pid, threading.Lock())
-        with lock:  # one build per product, however many concurrent requests
+        with lock:  # one build per product in this process, however many concurrent requests
+            data = self._cache.get_bytes(pid)
+            if data is None:
+                data = build_zip(res)
+                self._cache.set_bytes(pid, data)
             with self._lock:
-                if pid in self._items:
-                    return self._items[pid]
-            data = build_zip(res)
-            with self._lock:
-                self._items[pid] = data
                 self._building.pop(pid, None)
-                while sum(len(v) for v in self._items.values()) > self.max_bytes and len(self._items) > 1:
-                    self._items.popitem(last=False)
         return data
+
+    def clear(self) -> None:
+        self._cache.clear()
 
 
 _zips = _ZipCache()
 
 
+def clear_caches() -> None:
+    """Forget every verified file and zip held in memory (they are re-read and re-checked)."""
+    verified.clear()
+    _zips.clear()
+
+
+#: Member dates of every zip (the DOS epoch, as reproducible builds use): same files, same bytes.
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
 def build_zip(res) -> bytes:
-    """Every file of the product plus ``result.json`` (query, ScWs, summary), in one zip."""
-    buf = io.BytesIO()
-    result = res.to_dict()
-    stored = res.files.get("result.json")
-    if stored is not None and Path(stored).is_file():
+    """Every file of the product plus ``result.json`` (query, ScWs, summary), in one zip.
+
+    Built from verified bytes only, deterministically: the same product gives the same zip.
+    """
+    contents = {}
+    for name, path in sorted(res.files.items()):
+        got = verified.get(*_entry_of(Path(path)))
+        if got is None:
+            raise _gone(name, res.product_id)
+        contents[name] = got[0]
+    result = {k: v for k, v in res.to_dict().items() if k != "from_cache"}
+    if "result.json" in contents:
         try:
-            result = {**json.loads(Path(stored).read_text()), **result}
+            result = {**json.loads(contents.pop("result.json")), **result}
         except ValueError:
-            pass
+            contents.pop("result.json", None)
+    contents["result.json"] = json.dumps(jsonable(result), indent=1, allow_nan=False, sort_keys=True).encode()
     folder = f"{res.product_type}_{res.product_id}"
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as z:
-        for name, path in sorted(res.files.items()):
-            if name == "result.json":
-                continue
-            if not Path(path).is_file():
-                raise ApiError(404, f"file {name} is no longer stored; request the product again", "product_id")
-            z.write(path, f"{folder}/{name}")
-        z.writestr(f"{folder}/result.json", json.dumps(jsonable(result), indent=1, allow_nan=False))
+    for name, png in _zip_figures(res):
+        got = verified.get(*_entry_of(png))
+        if got is not None:  # a figure that cannot be verified is left out, never served unchecked
+            contents.setdefault(name, got[0])
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name in sorted(contents):
+            info = zipfile.ZipInfo(f"{folder}/{name}", date_time=ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            z.writestr(info, contents[name], compresslevel=6)
     return buf.getvalue()
+
+
+def _zip_figures(res, max_sources: int = 20) -> list[tuple[str, Path]]:
+    """The publication PNGs of a product (one per source for spectra and light curves)."""
+    if res.product_type in ("image", "spectral_fit"):
+        names = [None]
+    else:
+        names = [n for n in _source_names(res)][:max_sources]
+    out = []
+    for source in names:
+        try:
+            path = Path(res.png(source))
+        except (KeyError, ValueError, NotImplementedError):
+            continue  # a source without a figure (no exposure): its FITS files are still there
+        name = {"image": "mosaic.png", "spectral_fit": "fit.png"}.get(res.product_type) or f"figure_{_safe(source)}.png"
+        out.append((name, path))
+    return out
 
 
 @bp.route("/products/<product_id>/all.zip", methods=["GET"])
 def all_zip(product_id: str):
     res = product_cache.get(product_id)
-    etag = _etag(product_id, "all.zip")
+    data = _zips.get(res)
+    etag = hashlib.sha256(data).hexdigest()[:32]
     hit = _not_modified(etag)
     if hit is not None:
         return hit
-    data = _zips.get(res)
     resp = Response(data, mimetype="application/zip")
     return _finish(resp, etag, f"{res.product_type}_{product_id}.zip")
 
@@ -184,8 +283,4 @@ def product_file(product_id: str, filename: str):
     if filename not in res.files:
         raise ApiError(404, f"no file {filename[:80]!r} in product {product_id}", "filename",
                        ", ".join(sorted(res.files)))
-    etag = _etag(product_id, filename)
-    hit = _not_modified(etag)
-    if hit is not None:
-        return hit
-    return _send_path(Path(res.files[filename]), filename, etag)
+    return _send_stored(Path(res.files[filename]), filename, product_id)

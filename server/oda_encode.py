@@ -26,8 +26,6 @@ import base64
 import json
 import math
 import pickle
-import threading
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -57,8 +55,118 @@ def _header_value(v):
     return None if v is None or type(v).__name__ == "Undefined" else str(v)
 
 
+#: Column-structure cards: rebuilt by astropy from the data, never copied.
+_STRUCTURAL = ("TTYPE", "TFORM", "TUNIT", "TDIM", "TNULL", "TSCAL", "TZERO", "TDISP", "TBCOL")
+_MATRIX_EXTNAMES = ("MATRIX", "SPECRESP MATRIX", "ISGR-RMF.-RSP")
+
+
+def _is_vla(fmt: str) -> bool:
+    return str(fmt).lstrip("0123456789").upper().startswith(("P", "Q"))
+
+
+def _copy_cards(src, dst) -> None:
+    """Cards of ``src`` that describe the data, not the table layout, copied onto ``dst``."""
+    for card in src.header.cards:
+        key = card.keyword
+        if key in ("XTENSION", "BITPIX", "PCOUNT", "GCOUNT", "TFIELDS", "THEAP", "EXTNAME", "") \
+                or key.startswith("NAXIS") or key.rstrip("0123456789") in _STRUCTURAL:
+            continue
+        if key in ("COMMENT", "HISTORY"):
+            dst.header.add_comment(card.value) if key == "COMMENT" else dst.header.add_history(card.value)
+            continue
+        dst.header[key] = (card.value, card.comment)
+
+
+def dense_matrix_hdu(hdu):
+    """An OGIP matrix extension with variable-length groups rewritten as one full row each.
+
+    The ODA wire format carries numpy arrays; a variable-length column would travel as
+    heap descriptors, and scripts add matrices of several queries element by element
+    (``rmf['MATRIX'] * expos``), which needs equal shapes. Each row becomes ``N_GRP = 1``,
+    ``F_CHAN`` = the first channel, ``N_CHAN`` = all channels (one-element variable-length
+    cells), ``MATRIX`` the full row as a fixed-width column:
+    the same response, valid OGIP (CAL/GEN/92-002 allows full rows).
+    """
+    from astropy.io import fits
+
+    names = hdu.columns.names
+    data = hdu.data
+    fcol = names.index("F_CHAN") + 1
+    first = int(hdu.header.get(f"TLMIN{fcol}", 0))
+    n_chan = int(hdu.header.get("DETCHANS") or (int(hdu.header.get(f"TLMAX{fcol}", first)) - first + 1))
+    n = len(data)
+    dense = np.zeros((n, n_chan), np.float32)
+    for i in range(n):
+        f = np.atleast_1d(np.asarray(data["F_CHAN"][i], int))
+        k = np.atleast_1d(np.asarray(data["N_CHAN"][i], int))
+        vals = np.atleast_1d(np.asarray(data["MATRIX"][i], float))
+        pos = 0
+        for fk, nk in zip(f, k):
+            if nk <= 0:
+                continue
+            a = fk - first
+            dense[i, a:a + nk] = vals[pos:pos + nk]
+            pos += nk
+    cols = []
+    for c in hdu.columns:
+        if c.name == "N_GRP":
+            cols.append(fits.Column("N_GRP", "I", array=np.ones(n, np.int16)))
+        elif c.name in ("F_CHAN", "N_CHAN"):
+            # one group per row, kept variable-length: readers (gammapy) index them per group,
+            # and they travel as object arrays of their values (not heap descriptors)
+            v = first if c.name == "F_CHAN" else n_chan
+            cells = np.empty(n, dtype=object)
+            cells[:] = [np.array([v], np.int32) for _ in range(n)]
+            cols.append(fits.Column(c.name, "PJ()", array=cells))
+        elif c.name == "MATRIX":
+            cols.append(fits.Column("MATRIX", f"{n_chan}E", array=dense))
+        else:
+            cols.append(fits.Column(c.name, c.format, unit=c.unit, array=data[c.name]))
+    out = fits.BinTableHDU.from_columns(cols, name=hdu.name)
+    _copy_cards(hdu, out)
+    out.header["NUMGRP"], out.header["NUMELT"] = n, n * n_chan
+    return out
+
+
+def _is_matrix(hdu) -> bool:
+    from astropy.io import fits
+
+    return (isinstance(hdu, fits.BinTableHDU) and hdu.name.upper() in _MATRIX_EXTNAMES
+            and {"F_CHAN", "N_CHAN", "MATRIX"} <= set(hdu.columns.names)
+            and _is_vla(hdu.columns["MATRIX"].format))
+
+
+def _table_array(hdu) -> np.ndarray:
+    """A table's rows as a plain structured array; variable-length cells as object arrays
+    holding their values (never the (count, offset) heap descriptors)."""
+    data = hdu.data
+    vla = [c.name for c in hdu.columns if _is_vla(c.format)]
+    if not vla:
+        return np.array(data)
+    descr = []
+    for c in hdu.columns:
+        if c.name in vla:
+            descr.append((c.name, object))
+        else:
+            col = np.asarray(data[c.name])
+            descr.append((c.name, col.dtype, col.shape[1:]) if col.ndim > 1 else (c.name, col.dtype))
+    arr = np.zeros(len(data), dtype=descr)
+    for c in hdu.columns:
+        if c.name in vla:
+            cells = np.empty(len(data), dtype=object)
+            cells[:] = [np.array(v) for v in data[c.name]]
+            arr[c.name] = cells
+        else:
+            arr[c.name] = np.asarray(data[c.name])
+    return arr
+
+
 def hdu_unit(hdu) -> dict:
-    """One FITS HDU as an ``oda_api`` ``NumpyDataUnit`` encoding."""
+    """One FITS HDU as an ``oda_api`` ``NumpyDataUnit`` encoding.
+
+    Column units travel in ``units_dict`` (``oda_api`` restores them as TUNITn; the header
+    alone would not survive its rebuild of the table from the array).
+    """
     from astropy.io import fits
 
     if isinstance(hdu, fits.PrimaryHDU):
@@ -71,6 +179,8 @@ def hdu_unit(hdu) -> dict:
         kind = "table"
     else:  # pragma: no cover - other HDU kinds are not written by core
         raise ValueError(f"unsupported HDU {type(hdu).__name__}")
+    if _is_matrix(hdu):
+        hdu = dense_matrix_hdu(hdu)
     header = {}
     for key, value in hdu.header.items():
         if key in ("COMMENT", "HISTORY", ""):
@@ -80,12 +190,27 @@ def hdu_unit(hdu) -> dict:
         header[key] = _header_value(value)
     data = hdu.data
     binarys = dt = None
+    units = None
     if data is not None:
-        arr = np.array(data)  # a plain ndarray (FITS_rec → structured array)
+        if kind in ("bintable", "table"):
+            arr = _table_array(hdu)
+            units = {c.name: str(c.unit) for c in hdu.columns if c.unit} or None
+        else:
+            arr = np.array(data)
         dt = str(arr.dtype) if arr.dtype.names is None else repr(arr.dtype.descr)
         binarys = b64_pickle(arr)
     return {"data": None, "dt": dt, "name": hdu.name or ("PRIMARY" if kind == "primary" else kind.upper()),
-            "header": header, "binarys": binarys, "meta_data": {}, "hdu_type": kind, "units_dict": None}
+            "header": header, "binarys": binarys, "meta_data": {}, "hdu_type": kind, "units_dict": units}
+
+
+def _ogip_order(hdus: list) -> list:
+    """Response files in the order of OSA and the ODA service: PRIMARY, EBOUNDS, MATRIX
+    (scripts read ``rmf.data_unit[2]`` as the matrix)."""
+    names = [h.name.upper() for h in hdus]
+    if "EBOUNDS" in names and any(n in _MATRIX_EXTNAMES for n in names):
+        e = names.index("EBOUNDS")
+        return [hdus[0], hdus[e]] + [h for i, h in enumerate(hdus[1:], 1) if i != e]
+    return hdus
 
 
 def fits_product(source, name: str, meta: dict) -> dict:
@@ -94,9 +219,9 @@ def fits_product(source, name: str, meta: dict) -> dict:
 
     if isinstance(source, (str, Path)):
         with fits.open(source, memmap=False) as hdul:
-            units = [hdu_unit(h) for h in hdul]
+            units = [hdu_unit(h) for h in _ogip_order(list(hdul))]
     else:
-        units = [hdu_unit(h) for h in source]
+        units = [hdu_unit(h) for h in _ogip_order(list(source))]
     return {"data_unit_list": units, "name": name, "meta_data": json.dumps(meta)}
 
 
@@ -172,11 +297,17 @@ def _find_file(files: dict, *candidates) -> Path | None:
     return None
 
 
-def _sources(summary: dict) -> list[tuple[str, dict]]:
+def _sources(summary: dict, order=None) -> list[tuple[str, dict]]:
+    """Sources of a product summary; in ``order`` (the request's catalogue order) when given."""
     src = summary.get("sources") or []
     if isinstance(src, dict):
-        return [(str(k), v if isinstance(v, dict) else {}) for k, v in src.items()]
-    return [(str(s.get("name", f"src{i}")), s) for i, s in enumerate(src) if isinstance(s, dict)]
+        out = [(str(k), v if isinstance(v, dict) else {}) for k, v in src.items()]
+    else:
+        out = [(str(s.get("name", f"src{i}")), s) for i, s in enumerate(src) if isinstance(s, dict)]
+    if order:
+        rank = {n: i for i, n in enumerate(order)}
+        out.sort(key=lambda item: rank.get(item[0], len(rank)))
+    return out
 
 
 def _safe(name: str) -> str:
@@ -185,20 +316,37 @@ def _safe(name: str) -> str:
     return re.sub(r"[^0-9A-Za-z_.+\-]", "_", name.strip())
 
 
-def encode_products(res) -> dict:
-    """The ``products`` entries (without analysis_parameters/api_code) of a finished product."""
+def _named_lc(path: Path, name: str):
+    """The light-curve file with ``NAME`` in its table header (ODA's light curves carry it)."""
+    from astropy.io import fits
+
+    with fits.open(path, memmap=False) as hdul:
+        hdul = fits.HDUList([h.copy() for h in hdul])
+    for h in hdul[1:]:
+        h.header.setdefault("NAME", name)
+    return hdul
+
+
+def encode_products(res, order=None) -> dict:
+    """The ``products`` entries (without analysis_parameters/api_code) of a finished product.
+
+    ``order``: source names in the order of the request's catalogue; spectra and light
+    curves come in that order (``isgri_lc_0_<first>``, ``isgri_lc_1_<second>``…), as ODA's.
+    """
     files = res.files
-    src_name = res.query.src_name or "query"
+    src_name = res.query.src_name or ""
     out: dict = {}
     if res.product_type == "image":
         from core.imaging.detect import catalog_to_oda_json
 
-        out["numpy_data_product_list"] = [
-            fits_product(files["mosaic.fits"], "mosaic_image", {"product": "mosaic", "target": src_name})]
+        # src_name empty as in ODA's mosaics: oda_api then names the product mosaic_image_0_mosaic.
+        meta = {"product": "mosaic", "instrument": res.query.instrument, "src_name": "",
+                "query_parameters": json.dumps(res.query.to_params(), default=str)}
+        out["numpy_data_product_list"] = [fits_product(files["mosaic.fits"], "mosaic_image", meta)]
         out["catalog"] = catalog_to_oda_json(res.data.catalog)
     elif res.product_type == "spectrum":
         lst = []
-        for name, s in _sources(res.summary):
+        for name, s in _sources(res.summary, order):
             sn = _safe(name)
             for kind, key, ext in (("isgri_spectrum", "pha", "pha"), ("isgri_arf", "arf", "arf"),
                                    ("isgri_rmf", "rmf", "rmf")):
@@ -206,17 +354,26 @@ def encode_products(res) -> dict:
                 if path is not None:
                     lst.append(fits_product(path, "isgri_spectrum", {"src_name": name, "product": kind}))
         out["numpy_data_product_list"] = lst
+    elif res.product_type == "lc" and res.query.instrument == "spi_acs":
+        from core.instruments.spi_acs.product import LC_FILE
+
+        # As the real plugin: one product named spi_acs_lc, source "query" (spi_acs_lc_0_query in oda_api).
+        out["numpy_data_product_list"] = [fits_product(files[LC_FILE], "spi_acs_lc",
+                                                       {"src_name": "query", "time_bin": res.summary["time_bin"]})]
     elif res.product_type == "lc":
         lst = []
-        for name, s in _sources(res.summary):
+        q = res.query
+        for name, s in _sources(res.summary, order):
             sn = _safe(name)
             path = _find_file(files, s.get("file"), s.get("lc"), s.get("fits"), f"lc_{sn}.fits", f"lc_{name}.fits")
             if path is not None:
-                lst.append(fits_product(path, "isgri_lc", {"src_name": name}))
+                meta = {"src_name": name, "time_bin": q.time_bin, "time": "TIME", "rate": "RATE",
+                        "rate_err": "ERROR"}
+                lst.append(fits_product(_named_lc(path, name), "isgri_lc", meta))
         out["numpy_data_product_list"] = lst
     elif res.product_type == "spectral_fit":
         s = res.summary
-        src = str(s.get("source") or src_name)
+        src = str(s.get("source") or src_name or "query")
         out["numpy_data_product_list"] = [fits_product(_fit_fits(s), "spectral_fit",
                                                        {"src_name": src, "product": "spectral_fit"})]
         from .common import jsonable
@@ -227,22 +384,75 @@ def encode_products(res) -> dict:
 
 
 class EncodedCache:
-    """LRU of encoded products (immutable per product id), bounded in entries."""
+    """Encoded products (immutable per product id and source order) in a shared sealed cache
+    (:class:`~server.shared_cache.SealedCache` "oda": in-process, or Redis with ``ODA_CACHE_REDIS``)."""
 
     def __init__(self, size: int = 8):
-        self.size = size
-        self._items: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
+        from .shared_cache import SealedCache
 
-    def get(self, res) -> dict:
-        with self._lock:
-            hit = self._items.get(res.product_id)
-            if hit is not None:
-                self._items.move_to_end(res.product_id)
-                return hit
-        enc = encode_products(res)
-        with self._lock:
-            self._items[res.product_id] = enc
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+        self.size = size
+        self._cache = SealedCache("oda", items=size)
+
+    def get(self, res, order=None) -> dict:
+        import hashlib
+
+        tag = hashlib.sha256(json.dumps(list(order or ())).encode()).hexdigest()[:16]
+        key = f"{res.product_id}:{tag}"
+        hit = self._cache.get_json(key)
+        if hit is not None:
+            return hit
+        enc = encode_products(res, order)
+        self._cache.set_json(key, enc)
         return enc
+
+
+def dummy_products(query) -> dict:
+    """ODA's ``query_type=Dummy`` answer: a placeholder in the product's layout, all zeros,
+    computed from nothing (a 32×32 mosaic at the query position with an empty catalogue, a
+    one-bin light curve, a zero spectrum). Every HDU says ``DUMMY = T``."""
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    from core.imaging.detect import catalog_to_oda_json, empty_catalog
+
+    ra = query.RA if math.isfinite(query.RA) else 0.0
+    dec = query.DEC if math.isfinite(query.DEC) else 0.0
+    name = query.src_name or "query"
+    prim = fits.PrimaryHDU()
+    prim.header["DUMMY"] = (True, "query_type=Dummy: nothing computed")
+    out: dict = {}
+    if query.product_type == "image":
+        w = WCS(naxis=2)
+        w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+        w.wcs.crval = [ra, dec]
+        w.wcs.crpix = [16.5, 16.5]
+        w.wcs.cdelt = [-0.0822, 0.0822]
+        hdus = [prim]
+        for kind in ("INTENSITY", "VARIANCE", "SIGNIFICANCE", "EXPOSURE"):
+            h = fits.ImageHDU(np.zeros((32, 32), np.float32), header=w.to_header(), name="ISGR-MOSA-IMA")
+            h.header["IMATYPE"], h.header["DUMMY"] = kind, True
+            hdus.append(h)
+        meta = {"product": "mosaic", "instrument": query.instrument, "src_name": "",
+                "query_parameters": json.dumps(query.to_params(), default=str)}
+        out["numpy_data_product_list"] = [fits_product(fits.HDUList(hdus), "mosaic_image", meta)]
+        out["catalog"] = catalog_to_oda_json(empty_catalog())
+    elif query.product_type == "lc":
+        cols = [fits.Column("TIME", "D", unit="d", array=[0.5 * (query.ijd1 + query.ijd2) if math.isfinite(query.ijd1) else 0.0]),
+                fits.Column("TIMEDEL", "D", unit="d", array=[0.0]), fits.Column("RATE", "E", unit="count/s", array=[0.0]),
+                fits.Column("ERROR", "E", unit="count/s", array=[0.0]), fits.Column("FRACEXP", "E", array=[0.0])]
+        h = fits.BinTableHDU.from_columns(cols, name="ISGR-SRC.-LCR")
+        for k, v in (("INSTRUME", "IBIS"), ("NAME", name), ("MJDREF", 51544.0), ("TIMEDEL", 0.0),
+                     ("TIMEPIXR", 0.5), ("DUMMY", True)):
+            h.header[k] = v
+        meta = {"src_name": name, "time_bin": query.time_bin, "time": "TIME", "rate": "RATE", "rate_err": "ERROR"}
+        out["numpy_data_product_list"] = [fits_product(fits.HDUList([prim, h]), "isgri_lc", meta)]
+    else:
+        n = 62 if query.channel_grid == "osa10" else 256
+        cols = [fits.Column("CHANNEL", "J", array=np.arange(n)), fits.Column("RATE", "E", unit="count/s", array=np.zeros(n)),
+                fits.Column("STAT_ERR", "E", unit="count/s", array=np.zeros(n))]
+        h = fits.BinTableHDU.from_columns(cols, name="SPECTRUM")
+        for k, v in (("INSTRUME", "IBIS"), ("EXPOSURE", 0.0), ("DUMMY", True)):
+            h.header[k] = v
+        out["numpy_data_product_list"] = [fits_product(fits.HDUList([prim, h]), "isgri_spectrum",
+                                                       {"src_name": name, "product": "isgri_spectrum"})]
+    return out

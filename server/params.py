@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 
 from core.errors import QueryError
-from core.query import CHANNEL_GRIDS, INSTRUMENTS, LIMITS, PRODUCTS, SPECTRAL_MODELS, Query
+from core.query import (ACS_SPECTRA, CHANNEL_GRIDS, DEFAULT_RADIUS, INPUT_ALIASES, INSTRUMENTS, LIMITS, PRODUCTS,
+                        SPECTRAL_MODELS, Query)
 
-__all__ = ["ODA_PRODUCTS", "AVAILABLE_INSTRUMENTS", "CONTROL_FIELDS", "ACCEPTED_IGNORED", "query_from_oda",
+__all__ = ["OSA_VERSIONS", "osa_channel_grid", "catalog_order", "ODA_DEFAULT_TIME_BIN", "ODA_PRODUCTS", "AVAILABLE_INSTRUMENTS", "CONTROL_FIELDS", "ACCEPTED_IGNORED", "query_from_oda",
            "oda_product_name", "parameter_specs", "oda_par_names", "query_from_json", "EXTRA_FIELDS"]
 
 #: ODA product names → (instrument, our product_type).
@@ -32,7 +33,7 @@ ODA_PRODUCTS = {
     "spi_acs_lc": ("spi_acs", "lc"),
 }
 #: Instruments whose products this service computes today.
-AVAILABLE_INSTRUMENTS = ("isgri",)
+AVAILABLE_INSTRUMENTS = ("isgri", "spi_acs")
 #: Products per instrument, ODA names.
 INSTRUMENT_PRODUCTS = {"isgri": ["isgri_image", "isgri_spectrum", "isgri_lc", "spectral_fit"],
                        "jemx": ["jemx_image", "jemx_spectrum", "jemx_lc", "spectral_fit"],
@@ -45,12 +46,53 @@ CONTROL_FIELDS = ("session_id", "job_id", "query_status", "query_type", "dry_run
                   "client-name", "user_catalog_file")
 #: ODA parameters accepted for compatibility that do not change our products.
 ACCEPTED_IGNORED = {
-    "osa_version": "the archive's calibration is fixed (OSA11-like)",
+    "osa_version": "selects the channel grid (OSA10.x: 62 channels, OSA11.x: 256) unless channel_grid is given",
     "image_scale_min": "display only", "image_scale_max": "display only",
     "use_scws": "scw_list is used when given", "src_name_resolver": "names are resolved locally",
+    "data_level": "SPI-ACS: the simulated archive has one data level (ordinary and realtime are the same counts)",
 }
 #: Fields our JSON API accepts besides the query's own.
 EXTRA_FIELDS = ("integral_data_rights", "token")
+
+
+#: ``osa_version`` values of the ODA INTEGRAL plugin → our channel grid (OSA 10: 62 ISGRI channels,
+#: OSA 11: 256). The archive's calibration is otherwise the same for both.
+OSA_VERSIONS = {"OSA10.2": "osa10", "OSA11.0": "osa11", "OSA11.1": "osa11", "OSA11.2": "osa11"}
+#: Light-curve bin of the ODA INTEGRAL plugin when a request gives none (s).
+ODA_DEFAULT_TIME_BIN = 1000.0
+
+
+def osa_channel_grid(value) -> str:
+    """The channel grid an ``osa_version`` selects (``OSA10.2`` → ``osa10``)."""
+    text = str(value).strip()
+    key = next((k for k in OSA_VERSIONS if k.lower() == text.lower()), None)
+    if key is None:
+        raise QueryError("osa_version", f"unknown OSA version {text[:40]!r}", ", ".join(OSA_VERSIONS))
+    return OSA_VERSIONS[key]
+
+
+def catalog_order(value) -> list[str]:
+    """Source names of a ``selected_catalog`` in the order given (duplicates suffixed as
+    :func:`core.query.parse_catalog` does); [] if it cannot be read."""
+    try:
+        data = json.loads(value) if isinstance(value, (str, bytes)) else value
+        if isinstance(data, dict):
+            names = list(data["cat_column_names"])
+            lname = {n.lower(): n for n in names}
+            raw = data["cat_column_list"][names.index(lname.get("src_names", lname.get("name", "src_names")))]
+        else:
+            raw = [(r.get("name", r.get("src_names", "")) if isinstance(r, dict) else r[0]) for r in data or []]
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return []
+    out: list[str] = []
+    for i, name in enumerate(raw):
+        base = name = str(name).strip() or f"SRC_{i + 1}"
+        k = 1
+        while name in out:
+            k += 1
+            name = f"{base}_{k}"
+        out.append(name)
+    return out
 
 
 def oda_product_name(product_type: str, instrument: str = "isgri") -> str:
@@ -125,15 +167,20 @@ def query_from_oda(values: dict, upload=None) -> tuple[Query, dict]:
         params["selected_catalog"] = _select_objects(params["selected_catalog"], v["catalog_selected_objects"])
     if upload is not None and "selected_catalog" not in params:
         params["selected_catalog"] = upload
-    allowed = Query.parameter_names()
+    allowed = Query.parameter_names() + list(INPUT_ALIASES)
     for name in params:
         if name not in allowed:
             raise QueryError(name, "is not a parameter of this service",
                              ", ".join(sorted(set(allowed) | set(CONTROL_FIELDS) | set(ACCEPTED_IGNORED))))
     params.update(instrument=instrument, product_type=ptype)
+    if "osa_version" in v:
+        grid = osa_channel_grid(v["osa_version"])
+        params.setdefault("channel_grid", grid)
+    if ptype == "lc" and instrument == "isgri" and "time_bin" not in params:  # the ISGRI plugin's default
+        params["time_bin"] = ODA_DEFAULT_TIME_BIN
     q = build_query(params)
-    echoed = {k: val for k, val in values.items()
-              if k not in ("session_id", "job_id", "query_status", "token") and not _missing(val)}
+    # Every request parameter back with the same str() (oda_api compares them); not the token.
+    echoed = {k: val for k, val in values.items() if k != "token" and not _missing(val)}
     return q, echoed
 
 
@@ -189,7 +236,7 @@ def parameter_specs(instrument: str = "isgri", product: str | None = None) -> di
         "T1": dict(type="string", description="start time, in T_format", example="2003-03-15T00:00:00"),
         "T2": dict(type="string", description="end time, in T_format (after T1)", example="2003-04-15T00:00:00"),
         "T_format": dict(type="string", default="isot", enum=["isot", "mjd", "ijd"], description="format of T1/T2"),
-        "radius": dict(type="number", unit="deg", default=10.0, exclusiveMinimum=LIMITS["radius"][0],
+        "radius": dict(type="number", unit="deg", default=DEFAULT_RADIUS.get(instrument, 15.0), exclusiveMinimum=LIMITS["radius"][0],
                        maximum=LIMITS["radius"][1], description="pointing axes within this distance of the target"),
         "max_pointings": dict(type="integer", default=50, minimum=LIMITS["max_pointings"][0],
                               maximum=LIMITS["max_pointings"][1], description="most ScWs used (spread in time)"),
@@ -217,9 +264,14 @@ def parameter_specs(instrument: str = "isgri", product: str | None = None) -> di
                                  description=f"sources to extract: ODA catalogue JSON (as returned with images) or "
                                              f"a JSON list of {{name, ra, dec}}; {LIMITS['selected_catalog'][1]} at most"),
     }
+    if instrument == "spi_acs":
+        from core.instruments.spi_acs.params import spi_acs_specs
+
+        specs = spi_acs_specs(specs)
     if product is None:
         return specs
-    return {k: specs[k] for k in Query.used_fields(product) if k in specs and k not in ("instrument", "product_type")}
+    return {k: specs[k] for k in Query.used_fields(product, instrument) + list(INPUT_ALIASES)
+            if k in specs and k not in ("instrument", "product_type")}
 
 
 def oda_par_names(instrument: str, product: str | None) -> list[str]:

@@ -124,13 +124,15 @@ class SealedCache:
         return _SEAL + hashlib.sha256(payload).digest() + payload
 
     @staticmethod
-    def unseal(value) -> bytes | None:
+    def unseal(value) -> tuple[bytes, str] | None:
+        """(payload, its SHA-256 hex) of an intact sealed value, else None."""
         if not isinstance(value, (bytes, bytearray)) or len(value) < 36 or value[:4] != _SEAL:
             return None
         digest, payload = bytes(value[4:36]), bytes(value[36:])
-        return payload if hashlib.sha256(payload).digest() == digest else None
+        return (payload, digest.hex()) if hashlib.sha256(payload).digest() == digest else None
 
-    def get_bytes(self, key: str) -> bytes | None:
+    def get_verified(self, key: str) -> tuple[bytes, str] | None:
+        """(payload, SHA-256 hex) for ``key``, checked; None for a miss or a damaged entry."""
         try:
             value = self.backend.get(key)
         except Exception as exc:  # an unreachable Redis is a miss, not an error page
@@ -138,11 +140,15 @@ class SealedCache:
             return None
         if value is None:
             return None
-        payload = self.unseal(value)
-        if payload is None:
+        hit = self.unseal(value)
+        if hit is None:
             log.warning("cache %s: damaged entry %s dropped", self.name, key[:40])
             self.delete(key)
-        return payload
+        return hit
+
+    def get_bytes(self, key: str) -> bytes | None:
+        hit = self.get_verified(key)
+        return None if hit is None else hit[0]
 
     def set_bytes(self, key: str, payload: bytes) -> None:
         try:

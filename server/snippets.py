@@ -19,7 +19,7 @@ from core.query import Query
 
 __all__ = ["client_snippet", "oda_api_snippet", "oda_params", "oda_catalog_json"]
 
-_DEFAULTS = {"T_format": "isot", "radius": 10.0, "max_pointings": 50, "min_good_time": 1000.0,
+_DEFAULTS = {"T_format": "isot", "radius": 15.0, "max_pointings": 50, "min_good_time": 1000.0,
              "instrument": "isgri", "time_bin_format": "sec", "channel_grid": "osa11", "rebin": 1,
              "spectral_model": "powerlaw", "time_bin": 0.0}
 
@@ -27,7 +27,7 @@ _DEFAULTS = {"T_format": "isot", "radius": 10.0, "max_pointings": 50, "min_good_
 def _params(query: Query) -> dict:
     """The parameters worth writing: those the product uses, defaults left out."""
     p = query.to_params()
-    used = set(Query.used_fields(query.product_type))
+    used = set(Query.used_fields(query.product_type, query.instrument))
     out = {}
     for k, v in p.items():
         if k not in used:
@@ -47,7 +47,8 @@ def _lit(v) -> str:
 def client_snippet(query: Query, base_url: str) -> str:
     """Python with :mod:`integral_client` that fetches this product again."""
     p = _params(query)
-    p.pop("instrument", None)
+    if p.get("instrument") == "isgri":
+        p.pop("instrument")
     if p.get("selected_catalog"):
         p["selected_catalog"] = [list(r) for r in p["selected_catalog"]]
     if p.get("scw_list"):

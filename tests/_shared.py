@@ -14,8 +14,9 @@ import pytest
 
 __all__ = ["SHARED_ROOT", "shared_path"]
 
-#: ``<repo>/../shared``: this file is ``<repo>/tests/_shared.py``.
-SHARED_ROOT = Path(__file__).resolve().parents[2] / "shared"
+#: ``<repo>/../shared``: this file is ``<repo>/tests/_shared.py``; ``ODA_SHARED_DIR`` overrides it
+#: (a git worktree elsewhere than beside ``shared/``).
+SHARED_ROOT = Path(os.environ.get("ODA_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")
 
 
 def shared_path(*parts: str) -> Path:

@@ -98,7 +98,7 @@ def test_dot_dot_never_reaches_files(api_url):  # noqa: F811
 def test_errors_name_the_field(api_url):  # noqa: F811
     r = requests.post(f"{api_url}/api/v1/jobs", json={**CRAB, "E1_keV": 5}, timeout=30)
     assert r.status_code == 400 and r.json()["field"] == "E1_keV" and "15" in r.json()["allowed"]
-    r = requests.post(f"{api_url}/api/v1/jobs", json={**CRAB, "instrument": "spi_acs"}, timeout=30)
+    r = requests.post(f"{api_url}/api/v1/jobs", json={**CRAB, "instrument": "jemx"}, timeout=30)
     assert r.status_code == 400 and r.json()["field"] == "instrument" and "isgri" in r.json()["allowed"]
     r = requests.post(f"{api_url}/api/v1/jobs", json={**CRAB, "product_type": "movie"}, timeout=30)
     assert r.status_code == 400 and r.json()["field"] == "product_type" and "spectrum" in r.json()["allowed"]
@@ -196,3 +196,59 @@ def test_run_analysis_fuzz_no_server_errors(api_url, no_execution, params, metho
         assert body["query_status"] in ("submitted", "progress", "done", "failed") and "job_monitor" in body
     else:
         assert body["error"] and body["exit_status"]["status"] == 1
+
+
+# -- the page's routes and deep JSON: no 5xx either --------------------------------------------------
+_json_values = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=12),
+                            lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
+                            max_leaves=16)
+_deep = st.integers(90, 120_000).map(lambda n: "[" * n) | st.integers(90, 3000).map(lambda n: '{"a":' * n + "1" + "}" * n)
+
+
+def _callback_bodies(deps):
+    outputs = st.sampled_from([d["output"] for d in deps] + ["nope.children", ""])
+    dep_list = st.lists(st.fixed_dictionaries({"id": st.text(max_size=10) | _json_values,
+                                               "property": st.text(max_size=10) | _json_values,
+                                               "value": _json_values}), max_size=3)
+    return st.one_of(
+        _json_values, _deep,
+        st.fixed_dictionaries({"output": outputs | _json_values, "outputs": _json_values | dep_list,
+                               "inputs": dep_list | _json_values, "state": dep_list | _json_values,
+                               "changedPropIds": st.lists(st.text(max_size=20), max_size=3) | _json_values}))
+
+
+@pytest.fixture(scope="module")
+def dash_deps(api_url):  # noqa: F811
+    return requests.get(f"{api_url}/_dash-dependencies", timeout=30).json()
+
+
+@given(data=st.data())
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+def test_dash_callback_route_fuzz_no_server_errors(api_url, dash_deps, data):  # noqa: F811
+    body = data.draw(_callback_bodies(dash_deps))
+    raw = body if isinstance(body, str) else json.dumps(body)
+    r = requests.post(f"{api_url}/_dash-update-component", data=raw, headers={"Content-Type": "application/json"},
+                      timeout=60)
+    assert r.status_code < 500, (raw[:200], r.status_code, r.text[:300])
+    assert "Traceback" not in r.text
+
+
+@given(package=st.sampled_from(["dash", "os", "sys", "plotly", "dash_table", "flask", "x"]) | st.text(max_size=12),
+       path=st.text(max_size=40) | st.sampled_from(["path.py", "../../etc/passwd", "dash-renderer/build/x.js",
+                                                    "deps/polyfill@7.v1.js", "dcc/async-graph.js", "__init__.py"]))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+def test_dash_static_route_fuzz_no_server_errors(api_url, package, path):  # noqa: F811
+    from urllib.parse import quote
+
+    r = requests.get(f"{api_url}/_dash-component-suites/{quote(package, safe='')}/{quote(path, safe='/')}", timeout=30)
+    assert r.status_code < 500, (package, path, r.status_code, r.text[:200])
+
+
+@given(deep=_deep, where=st.sampled_from(["/api/v1/jobs", "/api/v1/validate", "/run_analysis"]))
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+def test_deep_json_never_5xx(api_url, no_execution, deep, where):  # noqa: F811
+    r = requests.post(api_url + where, data=deep, headers={"Content-Type": "application/json"}, timeout=60)
+    assert r.status_code in (400, 413), (where, len(deep), r.status_code, r.text[:200])
+    cat = {**CRAB, "product_type": "spectrum", "selected_catalog": deep}
+    r = requests.post(f"{api_url}/api/v1/jobs", json=cat, timeout=60)
+    assert r.status_code == 400, r.text[:200]

@@ -48,11 +48,12 @@ def hosts():
 
 
 @pytest.fixture(scope="module")
-def base(hosts):
+def base(hosts, tmp_path_factory):
     port = _free_port()
     env = dict(os.environ, ODA_PORT=str(port), ODA_FRAME_ANCESTORS=hosts[0])
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    # The server's log goes to a file: a pipe nobody reads fills up and blocks the server.
+    log = open(tmp_path_factory.mktemp("app") / "app.log", "w+b")
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while True:
@@ -60,7 +61,7 @@ def base(hosts):
             urllib.request.urlopen(url + "/", timeout=5).read()
             break
         except OSError:
-            assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
+            assert proc.poll() is None, Path(log.name).read_text()[-3000:]
             assert time.time() < deadline, "app did not start"
             time.sleep(0.3)
     yield url
@@ -69,6 +70,7 @@ def base(hosts):
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+    log.close()
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +145,11 @@ def test_crab_image_select_spectrum_lc_download_and_share(base, browser):
     _wait(lambda: _css(d, "#job-status")[0].text, what="job status")
     _wait(lambda: _css(d, "#img-graph .hm, #img-graph .heatmaplayer image"), timeout=120, what="the sky image")
     _wait(lambda: any(c.text == "Crab" for c in _css(d, "#cat-table td[data-dash-column=name]")), what="Crab listed")
-    assert "ready" in _css(d, "#job-status")[0].text
+    # (the map shows the mosaic as it grows: wait for the finished product)
+    _wait(lambda: "ready" in _css(d, "#job-status")[0].text, timeout=120, what="the finished image")
+    _wait(lambda: _css(d, "#meta-image a.file-link") and "progress" not in d.execute_script(
+        "return document.querySelector('#img-graph .js-plotly-plot').layout.title.text"), what="the final mosaic drawn")
+    time.sleep(0.5)  # its source list too
     # click the Crab's marker on the map: it becomes selected in the table
     point = _wait(lambda: _css(d, "#img-graph .scatterlayer .point"), what="source markers")[0]
     ActionChains(d).move_to_element(point).click().perform()

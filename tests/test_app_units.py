@@ -47,7 +47,7 @@ def test_presets():
     v = fs.preset("v404")
     assert v["src_name"] == "V404 Cyg" and v["T1"].startswith("2015-06-20")
     rev = fs.preset("revolution", "1555")
-    assert rev["T1"].startswith("2015-06-19")
+    assert rev["T1"].startswith("2015-06-20")  # rev 1555 as the real ScWs place it
     last = fs.preset("last_year")
     assert last["T2"].startswith("2025-02-28")
     with pytest.raises(Exception) as exc:
@@ -73,7 +73,8 @@ def test_image_figure_hover_radec_markers_and_log():
     w = _wcs(n)
     cat = [{"name": "Crab", "ra": 83.63, "dec": 22.01, "significance": 400.0}]
     fig = figures.image_figure(sig, w, cat, selected=["Crab"])
-    heat, pts = fig.data
+    heat, grid, pts = fig.data
+    assert grid.meta[0] == "grid" and grid.hoverinfo == "skip"
     z = np.asarray(heat.z)
     assert max(z.shape) <= figures.MAX_DISPLAY_PIXELS and np.nanmax(z) == pytest.approx(400.0)  # max-pooled
     cd = np.asarray(heat.customdata)
@@ -95,12 +96,120 @@ def test_spectrum_figure_model_residuals_and_e2f():
            "rate_err": (0.05 * rate).tolist()}
     fig = figures.spectrum_figure(src)
     assert fig.data[0].name == "data" and len(fig.data) == 1
-    fig = figures.spectrum_figure(dict(src, model_rate=(rate * 1.01).tolist()), e2f=True, model_name="powerlaw")
+    assert list(fig.layout.xaxis.ticktext) == ["20", "50", "100", "200"]  # plain numbers on the energy axis
+    assert 10 ** fig.layout.xaxis.range[0] > 19 and 10 ** fig.layout.xaxis.range[1] < 211  # the data's range
+    fig = figures.spectrum_figure(dict(src, model_rate=(rate * 1.01).tolist()), model_name="powerlaw")
     names = [t.name for t in fig.data]
     assert "model powerlaw" in names and len(fig.data) == 3
     resid = np.asarray(fig.data[2].y)
     assert np.allclose(resid, -0.01 / 0.05, atol=1e-6)
-    assert "E²" in fig.layout.yaxis.title.text
+    assert fig.layout.xaxis.showticklabels is False and list(fig.layout.xaxis2.ticktext)  # ticks on the shared axis
+    # bad-quality channels are not drawn
+    q = np.zeros(10)
+    q[:2] = 1
+    fig = figures.spectrum_figure(dict(src, quality=q.tolist()))
+    assert len(fig.data[0].x) == 8
+
+
+def test_unfolded_e2f_is_the_fit_model_times_data_over_model():
+    from core.fitting.models import make_model
+
+    e = np.geomspace(20, 300, 13)
+    model = make_model("powerlaw", pivot=50.0)
+    values = np.array([2.1, 2.6e-3])
+    ec = np.sqrt(e[:-1] * e[1:])
+    mrate = 5 * (ec / 50) ** -1.1
+    rate = mrate * 1.1  # data 10% above the folded model
+    summary = {"source": "Crab", "model": "powerlaw",
+               "fit": {"model": "powerlaw", "pivot_keV": 50.0, "emin_keV": 20, "emax_keV": 300,
+                       "parameters": [{"name": "gamma", "value": 2.1}, {"name": "norm", "value": 2.6e-3, "unit": "ph/cm2/s/keV"}],
+                       "channels": {"e_min_keV": e[:-1].tolist(), "e_max_keV": e[1:].tolist(), "rate": rate.tolist(),
+                                    "rate_err": (0.05 * rate).tolist(), "model_rate": mrate.tolist()}},
+               "fluxes": {"20-40": {"e1_keV": 20, "e2_keV": 40, "energy_flux_erg_cm2_s": 1e-8},
+                          "100-500": {"e1_keV": 100, "e2_keV": 500, "energy_flux_erg_cm2_s": 1e-9}}}
+    unf = figures.unfolded_source(summary, "erg")
+    expect = 1.1 * ec ** 2 * model(ec, values) * 1.602176634e-9
+    assert np.allclose(unf["e2f"], expect, rtol=1e-9)
+    fig = figures.spectrum_figure(unf, e2f=True, model_name="powerlaw")
+    assert "erg" in fig.layout.yaxis.title.text and fig.data[1].name == "model powerlaw"
+    rows = {r["band (keV)"]: r for r in figures.flux_rows(summary)}
+    assert rows["20-40"]["note"] == "" and "extrapolated" in rows["100-500"]["note"]
+    assert "at 50 keV (pivot)" in figures.fit_rows(summary)[1]["unit"]
+
+
+def test_sky_grid_ticks_are_where_the_wcs_puts_them():
+    n = 400
+    w = _wcs(n)
+    g = figures.sky_grid(w, (-0.5, n - 0.5), (-0.5, n - 0.5))
+    assert len(g["xticks"][0]) >= 3 and len(g["yticks"][0]) >= 3
+    for x, text in zip(*g["xticks"]):
+        ra, _ = w.pixel_to_world_values(x, -0.5)
+        assert abs(float(ra) - float(text.rstrip("°"))) < 1e-3
+    for y, text in zip(*g["yticks"]):
+        _, dec = w.pixel_to_world_values(-0.5, y)
+        assert abs(float(dec) - float(text.rstrip("°").replace("−", "-"))) < 1e-3
+    zoom = figures.sky_grid(w, (180, 220), (180, 220))
+    assert zoom["ra_step"] < g["ra_step"] and zoom["dec_step"] < g["dec_step"]
+
+
+def test_time_conversion_share_coordinates_and_public_limit():
+    assert fs.convert_time("2003-03-01", "isot", "mjd") == "52699.000743"  # MJD in TT, as core.timeutil
+    assert fs.convert_time("52699.000743", "mjd", "ijd") == "1155.000743"
+    assert fs.convert_time("1155.000743", "ijd", "isot") == "2003-03-01T00:00:00"
+    assert fs.convert_time("2003-03-01", "mjd", "isot") is None
+    q, errors = fs.validate({"src_name": "Crab", "T1": "40000", "T2": "52759", "T_format": "mjd"})
+    assert errors["T1"]["allowed"] == fs.time_limits("mjd") and errors["T1"]["allowed"].startswith("52564")
+    q, _ = fs.validate({"src_name": "Crab", "RA": "05:34:31.9", "DEC": "+22:00:52", "T1": "2003-03-01", "T2": "2003-04-30"})
+    assert q.to_params()["RA"] == pytest.approx(83.6329, abs=1e-4)
+    q, _ = fs.validate({"src_name": "Crab", "RA": "85", "DEC": "20", "T1": "2003-03-01", "T2": "2003-04-30"})
+    assert "RA=85" in fs.share_search(q) and "DEC=20" in fs.share_search(q)
+    q, _ = fs.validate({"src_name": "Crab", "T1": "2003-03-01", "T2": "2003-04-30"})
+    assert "RA=" not in fs.share_search(q)
+    q, _ = fs.validate({"src_name": "Crab", "T1": "2003-01-01", "T2": "2004-01-01", "max_pointings": "500"})
+    err = fs.public_limit_error(q)
+    assert err["field"] == "max_pointings" and "public requests may use at most" in err["message"]
+    assert err["allowed"] == fs.max_pointings_hint()
+
+
+def test_resolver_knows_common_and_benchmark_names():
+    from core.sky.resolve import resolve_name
+
+    expect = {"Sgr A*": (266.4168, -29.0078), "M87": (187.7059, 12.3911), "Virgo A": (187.7059, 12.3911),
+              "Cyg A": (299.8682, 40.7339), "1A 0535+262": (84.7274, 26.3158), "A 0535+26": (84.7274, 26.3158),
+              "GX 5-1": (270.2841, -25.0811), "GX 349+2": (256.4207, -36.4152), "NGC 2110": (88.0474, -7.4562),
+              "3C 279": (194.0465, -5.7893), "V404 Cyg": (306.0159, 33.8672), "Cyg X-1": (299.5903, 35.2016),
+              "GRS 1915+105": (288.7981, 10.9458), "Crab": (83.6331, 22.0145), "EXO 2030+375": (308.0637, 37.6374)}
+    for name, (ra, dec) in expect.items():
+        r = resolve_name(name, allow_online=False)
+        assert (round(r.ra, 4), round(r.dec, 4)) == pytest.approx((ra, dec), abs=2e-4), name
+
+
+def test_resolver_knows_every_catalogue_name_of_the_benchmark_notebooks():
+    """Every source name of the notebooks' catalogues (cells and saved outputs) resolves."""
+    import json
+    import re
+
+    from tests._shared import shared_path
+
+    names = set()
+    for nb in shared_path("reference", "benchmark-notebooks").glob("*.ipynb"):
+        for cell in json.loads(nb.read_text())["cells"]:
+            texts = ["".join(cell.get("source", []))]
+            for out in cell.get("outputs", []):
+                texts.append("".join(out.get("text", [])))
+                texts += ["".join(v) if isinstance(v, list) else str(v) for v in (out.get("data") or {}).values()]
+            for text in texts:
+                for m in re.finditer(r'\{"cat_frame".*?\}', text):
+                    try:
+                        cat = json.loads(m.group(0))
+                    except ValueError:
+                        continue
+                    names |= set(dict(zip(cat["cat_column_names"], cat["cat_column_list"]))["src_names"])
+    assert {"Cyg A", "NGC 5100", "IGR J20155+3827", "V2306 Cyg", "GX 5-1"} <= names
+    from core.sky.resolve import resolve_name
+
+    for name in names:
+        resolve_name(name, allow_online=False)
 
 
 def test_fit_summary_rows():
@@ -229,9 +338,29 @@ def test_job_callbacks_compute_then_restore_instantly():
     ref = out[0]
     assert isinstance(ref, dict) and ref["product_type"] == "image" and out[5]["status"] == "done"
     assert out[7].startswith("?src_name=Crab")
-    fig = render_image(ref, None, None, [], ["labels"], None, [])
-    assert fig.data[0].type == "heatmap" and "Crab" in list(fig.data[1].text)
+    fig, holder = render_image(ref, None, None, [], ["labels"], None, [])
+    assert holder == "holder has-product"
+    assert fig.data[0].type == "heatmap" and "Crab" in list(fig.data[2].text)
     from core.products.run import load_product
 
     meta = str(meta_for(load_product(ref["job_id"])))
     assert f"/products/{ref['job_id']}/mosaic.fits" in meta and "all.zip" in meta
+
+
+def test_progressive_mosaic_from_finished_scws_converges_to_the_product():
+    """The frames of a running job: the stored per-ScW parts of the finished ScWs, co-added on
+    the product's grid; with every ScW the frame is the product's mosaic."""
+    from core.imaging.progressive import partial_mosaic
+    from core.products.run import run_product
+
+    q = fs.validate(fs.form_params(dict(fs.DEFAULTS, max_pointings=2)))[0]
+    res = run_product(q)
+    ids = [s.scw_id for s in res.scws]
+    assert partial_mosaic(q, []) is None
+    one = partial_mosaic(q, ids[:1])
+    full = partial_mosaic(q, ids)
+    assert one.n_scw == 1 and full.n_scw == len(ids) == 2
+    final = res.data.images.significance
+    assert np.allclose(full.images.significance, final, equal_nan=True, atol=1e-4)
+    assert np.nanmax(one.images.significance) < np.nanmax(final)
+    assert "Crab" in [str(n).strip() for n in full.catalog["NAME"]]

@@ -17,13 +17,35 @@ def _ijd(iso):
 
 
 def test_revolution_anchors():
-    assert ijd_to_isot(P.revolution_start_ijd(1555))[:10] == "2015-06-19"
+    assert ijd_to_isot(P.revolution_start_ijd(1555))[:10] == "2015-06-20"
     assert abs(P.revolution_start_ijd(1626) - _ijd("2015-12-26T00:00:00")) < 1.0
     assert ijd_to_isot(P.revolution_start_ijd(0))[:10] == "2002-10-17"
     early = P.revolution_start_ijd(101) - P.revolution_start_ijd(100)
     late = P.revolution_start_ijd(2001) - P.revolution_start_ijd(2000)
     assert early * 24 == pytest.approx(72, abs=0.5) and late == pytest.approx(2.662, abs=1e-3)
     assert int(P.revolution_of_ijd(P.revolution_start_ijd(1555) + 0.5)) == 1555
+
+
+def test_real_epochs_are_observed(history):
+    """Epochs that ODA's notebooks and examples analyse have pointing ScWs there."""
+    ids = P.scw_ids(history)
+    # V404 Cyg's flare at MJD 57195.44: inside a ScW pointing within 15° of V404 Cyg
+    t = 57195.44 - 51544.0
+    k = np.flatnonzero((history["tstart"] <= t) & (history["tstop"] > t))
+    assert k.size == 1
+    assert angular_distance(history["ra_scx"][k[0]], history["dec_scx"][k[0]], 306.0159, 33.8672) < 5
+    assert str(ids[k[0]])[:4] == "1555"
+    # the real ToO's ScWs are revolutions 1555 and 1556 only
+    w = (history["tstart"] < _ijd("2015-06-25T04:05:59")) & (history["tstop"] > _ijd("2015-06-20T15:49:59"))
+    near = w & (angular_distance(history["ra_scx"], history["dec_scx"], 306.0159, 33.8672) < 15)
+    assert set(history["revolution"][near]) == {1555, 1556}
+    # ODA's Crab example ScW 066500220010
+    row = history[list(ids).index("066500220010.001")]
+    assert angular_distance(row["ra_scx"], row["dec_scx"], 83.6331, 22.0145) < 6
+    # the Crab and A 0535+26 on 2010-04-03..06
+    w = (history["tstart"] < _ijd("2010-04-06")) & (history["tstop"] > _ijd("2010-04-03"))
+    for ra, dec in ((83.6331, 22.0145), (84.7274, 26.3158)):
+        assert np.sum(w & (angular_distance(history["ra_scx"], history["dec_scx"], ra, dec) < 10)) > 30
 
 
 def test_history_structure(history):
@@ -70,7 +92,7 @@ def test_benchmark_epochs(history):
     ids = P.scw_ids(h)
     v404 = (h["tstart"] >= _ijd("2015-06-20T15:49:59")) & (h["tstop"] <= _ijd("2015-06-25T04:05:59"))
     on_v404 = v404 & (angular_distance(h["ra_scx"], h["dec_scx"], 306.0159, 33.8672) < 3)
-    assert on_v404.sum() > 100 and set(h["revolution"][on_v404]) == {1555, 1556, 1557}
+    assert on_v404.sum() > 100 and set(h["revolution"][on_v404]) == {1555, 1556}  # as the real ToO ScWs
     flare = (h["tstart"] >= _ijd("2015-06-15T15:56:45")) & (h["tstop"] <= _ijd("2015-06-16T06:13:10"))
     assert (flare & (angular_distance(h["ra_scx"], h["dec_scx"], 194.0465, -5.7893) < 3)).sum() >= 15
     crab_close = angular_distance(h["ra_scx"], h["dec_scx"], 83.6331, 22.0145) < 10

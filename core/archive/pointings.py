@@ -3,8 +3,8 @@
 Structure reproduced from the real mission (instruments.md):
 
 * revolutions of ≈72 h up to rev 1502 (early 2015) and ≈2.662 d afterwards, anchored so
-  that rev 1555 starts on 2015-06-19 (the V404 Cyg ToO of 2015-06-20…25 spans revs
-  1555–1557) and rev 1626 on 2015-12-26;
+  that rev 1555 starts on 2015-06-20 (the V404 Cyg ToO of 2015-06-20…25 spans revs
+  1555–1556, as its real ScWs) and rev 1626 on 2015-12-26;
 * science only between the radiation-belt passages (≈88% of each orbit);
 * science windows of 1800–3600 s separated by 100–250 s slews, in 5×5 (2.17° step) or
   hexagonal (2°) dithers around the target, or Galactic-plane scans;
@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 #: Bump when the history changes: it seeds ScW simulations and is part of product ids.
-HISTORY_VERSION = "1"
+HISTORY_VERSION = "2"
 
 HISTORY_DTYPE = np.dtype([
     ("revolution", "i2"), ("pointing", "i2"),
@@ -61,7 +61,11 @@ _SUN_MIN, _SUN_MAX = 50.0, 130.0            # solar aspect constraint, deg
 @functools.lru_cache(maxsize=1)
 def _rev_anchors() -> tuple[float, float, float]:
     t0 = float(time_to_ijd(MISSION_START))
-    t1555 = float(time_to_ijd(Time("2015-06-19T16:00:00", scale="utc")))
+    # Rev 1555's perigee as the real ScWs place it: the V404 Cyg ToO's first pointing
+    # (155500040010) starts 2015-06-20T15:50 and rev 1556's pointings 0004-0027 run to
+    # 06-25T04:06, so rev 1556 begins ≈ 06-22T22:40; the flare at MJD 57195.44 is then
+    # late in rev 1555's science time, as observed (not in a perigee passage).
+    t1555 = float(time_to_ijd(Time("2015-06-20T06:40:00", scale="utc")))
     t_trans = t1555 - (1555 - _REV_TRANSITION) * _PERIOD_LATE
     period_early = (t_trans - t0) / _REV_TRANSITION
     return t0, t_trans, period_early

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Field", "FIELDS", "FIXED_BLOCKS", "Block", "GX51_REVOLUTIONS", "GX51_FIELD"]
+__all__ = ["Field", "FIELDS", "FIXED_BLOCKS", "Block", "GX51_REVOLUTIONS", "GX51_FIELD", "CRAB_CALIBRATION_REVOLUTIONS"]
 
 
 @dataclass(frozen=True)
@@ -79,9 +79,17 @@ FIELDS: tuple[Field, ...] = (
 #: Revolutions whose pointings include the 44 real ScWs of ``list_osa10.txt`` (GX 5-1, 2003).
 GX51_REVOLUTIONS: tuple[int, ...] = (56, 59, 61, 62, 63, 119, 120, 121, 122)
 
+#: Crab calibration revolution of ODA's own examples (the Crab imaged in ScW 066500220010).
+CRAB_CALIBRATION_REVOLUTIONS: tuple[int, ...] = (665,)
+
 FIXED_BLOCKS: tuple[Block, ...] = (
     # Galactic Centre deep exposure of 2003 that holds the ScWs of the ODA GX 5-1 benchmark.
     *(Block(GX51_FIELD, "", "", "GCDE 2003 (list_osa10.txt)", (r,)) for r in GX51_REVOLUTIONS),
+    *(Block(CRAB, "", "", "Crab calibration (ODA example ScW 066500220010)", (r,)) for r in CRAB_CALIBRATION_REVOLUTIONS),
+    # A 0535+26 outburst of April 2010 with the Crab 4.4° away in the field (ODA benchmark
+    # notebook Crab_spectra_lc: both sources' spectra over 2010-04-03..06, light curves to 04-21).
+    Block(Field("A 0535+26", 84.7274, 26.3158, "hex", (1800.0, 3600.0), 0.0),
+          "2010-04-02T00:00:00", "2010-04-08T00:00:00", "A 0535+26 outburst 2010 (Crab in the field)"),
     # V404 Cyg ToO, 2015 June outburst (ATel 7702; Rodriguez et al. 2015): revs 1555-1557.
     Block(Field("V404 Cyg", 306.0159, 33.8672, "hex", (1800.0, 3600.0), 0.0),
           "2015-06-20T15:49:59", "2015-06-25T04:05:59", "V404 Cyg ToO (ATel 7702)"),

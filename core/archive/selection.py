@@ -23,7 +23,7 @@ from ..errors import NotFoundError, QueryError
 from ..timeutil import ijd_to_isot
 from .pointings import scw_ids
 
-__all__ = ["Selection", "select_scws", "angular_distance"]
+__all__ = ["Selection", "select_scws", "angular_distance", "find_rows", "select_rows"]
 
 
 def angular_distance(ra1, dec1, ra2, dec2):
@@ -71,6 +71,11 @@ def _positions(all_ids: np.ndarray, wanted: list[str]) -> tuple[np.ndarray, list
     pos = np.clip(np.searchsorted(all_ids, w), 0, max(len(all_ids) - 1, 0))
     ok = all_ids[pos] == w if len(all_ids) else np.zeros(len(w), bool)
     return np.sort(pos[ok]), [s for s, k in zip(wanted, ok) if not k]
+
+
+def find_rows(all_ids: np.ndarray, wanted) -> np.ndarray:
+    """Sorted row numbers of the ``wanted`` ids (``RRRRPPPPSSSF.001``) present in ``all_ids``."""
+    return _positions(all_ids, list(wanted))[0]
 
 
 def select_scws(query, history: np.ndarray, ids: np.ndarray | None = None) -> Selection:

@@ -7,8 +7,12 @@ cross-matched with a catalogue and listed with the columns of OSA's ``ISGR-SRCL-
 NAME, RA_OBJ, DEC_OBJ, RA_FIN, DEC_FIN, DETSIG, FLUX, FLUX_ERR, ERR_RAD, NEW_SOURCE,
 ISGRI_FLAG, FLAG.
 
-``FLAG`` bits: 1 = near the edge of the field (low exposure or uncovered pixels close by),
-2 = the query target, listed although not detected.
+``FLAG`` bits: 1 = near the edge of the field (low exposure or uncovered pixels close by).
+
+As ODA's catalogues, the list holds the detections and nothing else, each under its
+catalogue name (``NEW_n`` when none matches): the query target is not forced in, and a
+catalogue source at the target's position keeps its own name. (Spectra and light curves
+that need an undetected target add it themselves, :func:`core.spectral.catalog.with_target`.)
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ __all__ = [
     "find_peaks",
     "fit_peak",
     "detect_sources",
+    "empty_catalog",
     "catalog_to_oda_json",
     "catalog_from_oda_json",
 ]
@@ -41,7 +46,7 @@ SRCL_COLUMNS = ("NAME", "RA_OBJ", "DEC_OBJ", "RA_FIN", "DEC_FIN", "DETSIG", "FLU
                 "ERR_RAD", "NEW_SOURCE", "ISGRI_FLAG", "FLAG")
 #: FLAG bit: near the edge of the field.
 FLAG_EDGE = 1
-#: FLAG bit: the query target, forced into the list.
+#: FLAG bit once used for a query target forced into the list (never set now; kept for readers).
 FLAG_FORCED = 2
 
 #: Statistical 90 % error radius r90 ≈ R90_STAT_ARCMIN / SNR. For a main lobe of FWHM
@@ -274,6 +279,11 @@ def _norm_name(name: str) -> str:
 
 
 # -- detection --------------------------------------------------------------------------------------
+def empty_catalog() -> Table:
+    """A source list with no rows (the columns of :data:`SRCL_COLUMNS`)."""
+    return _empty_table()
+
+
 def _empty_table() -> Table:
     t = Table()
     t["NAME"] = np.array([], dtype="U32")
@@ -291,7 +301,7 @@ def _set_units(t: Table) -> None:
         t[c].unit = "count / s"
     t["DETSIG"].description = "significance at the fitted position (sigma)"
     t["ERR_RAD"].description = "90% error radius"
-    t["FLAG"].description = "bit 1: near the field edge; bit 2: target forced in"
+    t["FLAG"].description = "bit 1: near the field edge"
 
 
 def detect_sources(images: SkyImages, *, threshold: float = 7.0, catalog=None, target=None,
@@ -308,8 +318,9 @@ def detect_sources(images: SkyImages, *, threshold: float = 7.0, catalog=None, t
     catalog : SkyModel, Table or iterable of (name, ra, dec), optional
         Known sources for identification.
     target : tuple (name, ra, dec), optional
-        The query target: always listed. If not detected, a row measured at its position with
-        FLAG bit 2 is added.
+        The query target. It is never added as a row; its name identifies a detection at its
+        position only when no catalogue entry lies within 1′ of it (a position the catalogue
+        does not know, named by the user).
     psf_sigma_pix : float
         Gaussian PSF σ in pixels (1.2 is a fair approximation of the ISGRI PSF).
     edge_exposure_fraction : float
@@ -364,21 +375,17 @@ def detect_sources(images: SkyImages, *, threshold: float = 7.0, catalog=None, t
             d["ERR_RAD"] = float(error_radius_deg(d["DETSIG"]))
     dets.sort(key=lambda d: -d["DETSIG"])
 
-    # 2. catalogue (the target joins it, replacing entries that are the same object)
+    # 2. catalogue; a user-named target joins it only where the catalogue has nothing
     names, cra, cdec = _catalog_arrays(catalog)
-    tname = None
     if target is not None:
-        tname, tra, tdec = str(target[0]), float(target[1]), float(target[2])
-        if not (np.isfinite(tra) and np.isfinite(tdec)):
-            tname = None
-        else:
-            keep = np.ones(len(names), bool)
-            if len(names):
-                keep &= _sep_deg(tra, tdec, cra, cdec) * 60.0 > _TARGET_ALIAS_ARCMIN
-                keep &= np.array([_norm_name(n) != _norm_name(tname) for n in names], bool)
-            names = [n for n, k in zip(names, keep) if k] + [tname]
-            cra = np.append(cra[keep], tra)
-            cdec = np.append(cdec[keep], tdec)
+        tname, tra, tdec = str(target[0]).strip(), float(target[1]), float(target[2])
+        known = {_norm_name(n) for n in names}
+        if (np.isfinite(tra) and np.isfinite(tdec) and tname.lower() not in ("", "target", "query")
+                and _norm_name(tname) not in known
+                and not (len(names) and np.min(_sep_deg(tra, tdec, cra, cdec)) * 60.0 <= _TARGET_ALIAS_ARCMIN)):
+            names = list(names) + [tname]
+            cra = np.append(cra, tra)
+            cdec = np.append(cdec, tdec)
 
     # 3. identification: brightest first, nearest free catalogue entry within the radius
     taken: set[int] = set()
@@ -408,17 +415,6 @@ def detect_sources(images: SkyImages, *, threshold: float = 7.0, catalog=None, t
             name, ra_obj, dec_obj, new, iflag = f"NEW_{n_new}", d["RA_FIN"], d["DEC_FIN"], 1, 1
         rows.append((name, ra_obj, dec_obj, d["RA_FIN"], d["DEC_FIN"], d["DETSIG"], d["FLUX"], d["FLUX_ERR"],
                      d["ERR_RAD"], new, iflag, d["FLAG"]))
-
-    # 4. the target, forced in at its position if not identified above
-    if tname is not None and not any(r[0] == tname for r in rows):
-        px, py = _radec_to_pix(wcs, tra, tdec)
-        px, py = float(px[0]), float(py[0])
-        s = float(_sample(sig, px, py)[0])
-        f = float(_sample(inten, px, py)[0])
-        fe = float(np.sqrt(_sample(var, px, py)[0]))
-        # The position is the catalogue's, not measured: only the systematic floor applies.
-        rows.append((tname, tra, tdec, tra, tdec, s, f, fe, R90_SYS_ARCMIN / 60.0, 0, 2,
-                     flag_at(px, py) | FLAG_FORCED))
 
     t = _empty_table()
     if rows:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -647,7 +646,7 @@ def write_mosaic_fits(images: SkyImages, path, *, query_params: dict | None = No
     ph.extend(common)
     ph["ORIGIN"] = ("ODA-like local analysis", "origin of the file")
     ph["CREATOR"] = ("core.imaging.mosaic", "program that wrote the file")
-    ph["DATE"] = (datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"), "file creation date (UTC)")
+    # No DATE card: the same query gives the same bytes (products are content-addressed).
     ph["NSCW"] = (int(meta.get("n_scw", 0)), "number of ScWs in the mosaic")
     if meta.get("variance_rescale", 1.0) != 1.0:
         ph["VARSCALE"] = (float(meta["variance_rescale"]), "factor applied to V (noise rms of S = 1)")

@@ -121,6 +121,9 @@ def scw_part(scw_id: str, e1: float, e2: float, ra0: float, dec0: float, *, arch
         arrays, meta = part.to_arrays()
         arrays = {k: (v.astype(np.float32) if v.dtype == np.float64 else v) for k, v in arrays.items()}
         store.put(key, arrays=arrays, meta={**meta, "image_meta": image_meta})
+        # Mosaic what a later request restores (float32), so that a product is the same bytes
+        # whether its ScWs were just calculated or restored.
+        part = Projected.from_arrays(arrays, meta)
     return part, status, image_meta
 
 
@@ -316,3 +319,25 @@ def image_png(result: ImageResult, *, store=None) -> Path:
         mosaic_png(result.images, result.catalog, out, title=title)
         entry = store.put(key, files={"mosaic.png": out.read_bytes()}, meta={"product_id": result.product_id})
     return entry / "mosaic.png"
+
+
+def cached_part(scw_id: str, e1: float, e2: float, ra0: float, dec0: float, *, archive=None, store=None):
+    """A ScW's projected image as stored by :func:`scw_part`, without computing anything.
+
+    Returns ``(Projected | None, image meta)`` or None when the part is not (yet) stored:
+    the progressive mosaic (:mod:`core.imaging.progressive`) reads what a running job has
+    finished so far.
+    """
+    from ..archive.store import get_archive
+    from ..products.store import content_key, get_store
+    from .mosaic import Projected
+
+    archive = archive or get_archive()
+    store = store or get_store()
+    key = content_key("scw-proj", _scw_key(archive, scw_id, e1, e2), round(float(ra0), 6), round(float(dec0), 6),
+                      "canonical-grid-80deg")
+    hit = store.get(key)
+    if hit is None:
+        return None
+    arrays, meta = hit
+    return (None if meta.get("empty") else Projected.from_arrays(arrays, meta)), meta.get("image_meta", {})

@@ -68,6 +68,10 @@ class ProductResult:
             from ..imaging.pipeline import image_png
 
             return image_png(self.data)
+        if self.query.instrument == "spi_acs":
+            from ..instruments.spi_acs.product import lightcurve_png
+
+            return lightcurve_png(self)
         from ..spectral import products as sp
 
         return sp.product_png(self, name)
@@ -86,6 +90,10 @@ def product_id(query: Query, *, archive=None) -> str:
     from ..imaging.pipeline import IMAGING_VERSION
     from ..spectral.products import SPECTRAL_VERSION
 
+    if query.instrument == "spi_acs":
+        from ..instruments.spi_acs.product import PRODUCT_VERSION
+
+        return query.product_id(query.product_type, PRODUCT_VERSION, "simulated")
     archive = archive or get_archive()
     version = IMAGING_VERSION if query.product_type == "image" else SPECTRAL_VERSION
     return query.product_id(query.product_type, version, archive.tag)
@@ -112,8 +120,12 @@ def run_product(query: Query, *, progress: Progress | None = None, cancel: Calla
         For a request that cannot be served (no ScW, too many ScWs...), naming the field.
     Cancelled
     """
+    if query.instrument == "spi_acs":
+        from ..instruments.spi_acs.product import make_lightcurve
+
+        return make_lightcurve(query, progress=progress, store=store)
     if query.instrument != "isgri":
-        raise QueryError("instrument", f"{query.instrument} products are not available yet", "isgri")
+        raise QueryError("instrument", f"{query.instrument} products are not available yet", "isgri, spi_acs")
     if query.product_type == "image":
         from ..imaging.pipeline import make_image
 
@@ -163,6 +175,13 @@ def load_product(pid: str, *, store=None, archive=None) -> ProductResult:
     if meta is None or "query" not in meta:
         raise NotFoundError("product_id", f"no product {pid}")
     query = Query.from_params(meta["query"])
+    if query.instrument == "spi_acs":
+        from ..instruments.spi_acs.product import load_lightcurve
+
+        res = load_lightcurve(pid, query, store=store)
+        if res is None:
+            raise NotFoundError("product_id", f"no product {pid}")
+        return res
     if query.product_type == "image":
         from ..imaging.pipeline import _load_result
 

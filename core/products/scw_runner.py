@@ -7,22 +7,37 @@ from the store or calculated), reported as it ends ("restored from cache", "calc
 
 Worker processes are spawned once per size and process (start-up and imports cost ~1 s) and
 run single-threaded BLAS (:mod:`core._worker_init`): the processes are the parallelism. At
-most two tasks per worker are in flight, which keeps the parent's memory flat.
+most two tasks per worker are in flight, which keeps the parent's memory flat. Workers exit
+when the process that started them dies, however it dies.
+
+A worker that dies (``kill -9``, the out-of-memory killer) breaks its pool: the pool is
+replaced and every ScW that was in flight is run again once, alone (so that a second break
+is that ScW's own); a ScW whose second attempt also loses its worker is reported
+``failed: the worker process died while computing ScW …`` and the others go on.
 """
 
 from __future__ import annotations
 
 import atexit
+import collections
 import concurrent.futures as cf
 import functools
+import logging
 import multiprocessing as mp
+import os
 import threading
 import time
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["RESTORED", "CALCULATED", "Cancelled", "ScwStatus", "failure", "pool", "worker_context", "run_scws"]
+__all__ = ["RESTORED", "CALCULATED", "Cancelled", "ScwStatus", "failure", "pool", "replace_pool", "worker_context",
+           "run_scws", "WORKER_DIED"]
+
+log = logging.getLogger(__name__)
+#: Status of a ScW whose worker died twice.
+WORKER_DIED = "failed: the worker process died while computing ScW {scw} (retried once)"
 
 RESTORED, CALCULATED = "restored from cache", "calculated"
 
@@ -50,29 +65,54 @@ def failure(exc: Exception) -> str:
 
 _POOLS: dict[int, cf.ProcessPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
+_POOLS_PID = [os.getpid()]
 
 
 @atexit.register
 def _shutdown_pools() -> None:
     # Before the interpreter tears modules down: a pool collected later prints a spurious
     # "Exception ignored in weakref_cb" at exit.
-    for p in _POOLS.values():
-        p.shutdown(wait=False, cancel_futures=True)
+    if _POOLS_PID[0] == os.getpid():
+        for p in _POOLS.values():
+            p.shutdown(wait=False, cancel_futures=True)
     _POOLS.clear()
+
+
+def _own_pools() -> dict:
+    # A forked child (a page job) inherits the parent's pools without their threads: unusable.
+    if _POOLS_PID[0] != os.getpid():
+        _POOLS.clear()
+        _POOLS_PID[0] = os.getpid()
+    return _POOLS
 
 
 def pool(workers: int) -> cf.ProcessPoolExecutor:
     """The process's long-lived pool of ``workers`` processes (locked: the API runs jobs in
     threads, and two pools of one size would leak processes)."""
     with _POOLS_LOCK:
-        p = _POOLS.get(workers)
+        pools = _own_pools()
+        p = pools.get(workers)
         if p is None:
             from .._worker_init import single_threaded
 
             p = cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                       initializer=single_threaded)
-            _POOLS[workers] = p
+                                       initializer=single_threaded, initargs=(os.getpid(),))
+            pools[workers] = p
         return p
+
+
+def replace_pool(workers: int, broken: cf.ProcessPoolExecutor) -> cf.ProcessPoolExecutor:
+    """A working pool in place of ``broken`` (replaced once, however many jobs noticed it)."""
+    with _POOLS_LOCK:
+        pools = _own_pools()
+        if pools.get(workers) is broken:
+            log.warning("a worker process of the %d-process pool died: replacing the pool", workers)
+            pools.pop(workers)
+            try:
+                broken.shutdown(wait=False, cancel_futures=True)
+            except Exception:  # already torn down by its own management thread
+                pass
+    return pool(workers)
 
 
 @functools.lru_cache(maxsize=8)
@@ -154,22 +194,53 @@ def run_scws(task: Callable, items, *, accept: Callable, progress=None, cancel=N
     executor = pool(workers)
     # Workers must use this call's store and archive, not whatever their environment says.
     context = (str(store.root), str(archive.root), archive.settings.archive_mode)
-    pending: set = set()
+    pending: dict = {}
     it = iter(items)
+    retries: collections.deque = collections.deque()
+
+    def submit(scw_id, args, attempt):
+        nonlocal executor
+        try:
+            fut = executor.submit(_remote, task, scw_id, args, context)
+        except (BrokenProcessPool, RuntimeError):  # broken, or shut down by another job's replacement
+            executor = replace_pool(workers, executor)
+            fut = executor.submit(_remote, task, scw_id, args, context)
+        pending[fut] = (scw_id, args, attempt)
+
     while True:
-        while len(pending) < 2 * workers:
-            nxt = next(it, None)
-            if nxt is None:
-                break
-            pending.add(executor.submit(_remote, task, nxt[0], tuple(nxt[1]), context))
+        if retries:
+            # After a break, ScWs run again one at a time: a second break is that ScW's own.
+            if not pending:
+                submit(*retries.popleft())
+        else:
+            while len(pending) < 2 * workers:
+                nxt = next(it, None)
+                if nxt is None:
+                    break
+                submit(nxt[0], tuple(nxt[1]), 0)
         if not pending:
             break
-        done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+        done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
+        broken = None
         for fut in done:
-            scw_id, status, seconds, payload = fut.result()
+            scw_id, args, attempt = pending.pop(fut)
+            try:
+                scw_id, status, seconds, payload = fut.result()
+            except BrokenProcessPool:
+                broken = True
+                if attempt == 0:
+                    retries.append((scw_id, args, 1))
+                else:
+                    record(scw_id, WORKER_DIED.format(scw=scw_id), 0.0)
+                continue
+            except Exception as exc:  # the result could not come back (e.g. unpicklable)
+                record(scw_id, failure(exc), 0.0)
+                continue
             if payload is not None:
                 accept(payload)
             record(scw_id, status, seconds)
+        if broken:
+            executor = replace_pool(workers, executor)
         if cancel and cancel():
             for f in pending:
                 f.cancel()

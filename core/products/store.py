@@ -8,6 +8,10 @@ disk corruption, tampering) deletes the entry and reports a miss, so the caller 
 Directories are private (0700). The store has a size bound enforced by least-recently-used
 eviction. Several processes may share a store: the rename is atomic and identical keys
 hold identical content, so a lost race only wastes work.
+
+Symbolic links are never followed: an entry directory or file that is a link reads as
+corrupt. :meth:`ProductStore.read_verified` gives a file's bytes only after checking them
+against ``meta.json`` (what a server sends is what was stored).
 """
 
 from __future__ import annotations
@@ -38,9 +42,15 @@ def content_key(*parts) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
+def _open_nofollow(path: Path):
+    """A binary file object on ``path``; OSError if it (the last component) is a symlink."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    return os.fdopen(fd, "rb")
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with _open_nofollow(path) as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
@@ -120,7 +130,12 @@ class ProductStore:
     def _record(self, key: str, verify: bool = True) -> dict | None:
         entry = self.path(key)
         try:
-            record = json.loads((entry / "meta.json").read_text())
+            if entry.is_symlink() or entry.parent.is_symlink():
+                raise ValueError("entry is a symbolic link")
+            with _open_nofollow(entry / "meta.json") as fh:
+                record = json.loads(fh.read())
+            if not isinstance(record.get("sha256"), dict):
+                raise ValueError("no checksums")
             if verify:
                 for name, digest in record["sha256"].items():
                     if _sha256(entry / name) != digest:
@@ -163,12 +178,45 @@ class ProductStore:
             return None
         return self.path(key) / name
 
+    def digests(self, key: str) -> dict[str, str]:
+        """``{file name: SHA-256}`` as recorded when the entry was written ({} if none)."""
+        record = self._record(key, verify=False)
+        return {} if record is None else dict(record["sha256"])
+
+    def read_verified(self, key: str, name: str) -> tuple[bytes, str] | None:
+        """(bytes, sha256) of a stored file, checked against its recorded checksum, or None.
+
+        A mismatch (corruption, a replaced file) or a symbolic link discards the entry,
+        so that the product is recomputed.
+        """
+        record = self._record(key, verify=False)
+        if record is None or name not in record["sha256"] or name == "meta.json":
+            return None
+        try:
+            with _open_nofollow(self.path(key) / name) as fh:
+                data = fh.read()
+        except FileNotFoundError:
+            self.discard(key)
+            return None
+        except OSError:  # ELOOP: a symbolic link planted in the entry
+            self.discard(key)
+            return None
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != record["sha256"][name]:
+            self.discard(key)
+            return None
+        return data, digest
+
     def files(self, key: str) -> list[str]:
         record = self._record(key, verify=False)
         return [] if record is None else sorted(n for n in record["sha256"] if n != "arrays.npz")
 
     def discard(self, key: str) -> None:
-        shutil.rmtree(self.path(key), ignore_errors=True)
+        path = self.path(key)
+        if path.is_symlink():
+            path.unlink(missing_ok=True)
+            return
+        shutil.rmtree(path, ignore_errors=True)
 
     # -- size bound ---------------------------------------------------------------------------
     def _entries(self):

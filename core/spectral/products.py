@@ -22,7 +22,8 @@ combine them:
   (``spectral_model`` over E1_keV–E2_keV).
 
 Sources: ``selected_catalog`` when given (ODA's catalogue round trip), otherwise the
-catalogue found in the image of the same selection and band (the query target always in it).
+catalogue found in the image of the same selection and band (plus the query target when it was not
+detected); sources closer than 12′ are merged first (:func:`core.spectral.catalog.merge_close_sources`).
 """
 
 from __future__ import annotations
@@ -70,18 +71,22 @@ def channel_edges(grid: str, rebin: int = 1) -> np.ndarray:
 # -- sources ---------------------------------------------------------------------------------------
 def _sources(query: Query, progress, cancel, workers, archive, store) -> tuple[list[tuple], dict]:
     """The (name, ra, dec) list to extract and, when found by imaging, the image product id."""
+    from .catalog import merge_close_sources, with_target
+
     if query.selected_catalog:
-        return [tuple(r) for r in query.selected_catalog], {}
+        rows, merged = merge_close_sources(query.selected_catalog)
+        return rows, ({"merged_sources": merged} if merged else {})
     from ..imaging.pipeline import make_image
 
     img = make_image(query.with_(product_type="image"), progress=progress, cancel=cancel, workers=workers,
                      archive=archive, store=store)
     rows = [(str(r["NAME"]).strip(), float(r["RA_FIN"]), float(r["DEC_FIN"])) for r in img.catalog]
+    rows = with_target(rows, query.src_name, query.RA, query.DEC)
     if not rows:
         raise QueryError("selected_catalog", "no source was detected in the field and none was given",
                          "give src_name/RA/DEC or a selected_catalog")
-    out = [tuple(r) for r in parse_catalog(rows)]  # unique names, as for a user's list
-    return out, {"image_product_id": img.product_id}
+    rows, merged = merge_close_sources([tuple(r) for r in parse_catalog(rows)])  # unique names, as for a user's list
+    return rows, {"image_product_id": img.product_id, **({"merged_sources": merged} if merged else {})}
 
 
 def _local_sources(sources, ra_scx: float, dec_scx: float) -> list[tuple]:
@@ -395,6 +400,7 @@ def _time_edges(query: Query, sel) -> dict[str, np.ndarray]:
 def _spectrum_files(query, pid, sources, fluxes, edges):
     from ..fitting.ogip import write_arf, write_pha, write_rmf
     from ..instrument.response import minimum_reliable_energy
+    from .ogip_keys import pha_time_cards
 
     nch = len(edges) - 1
     summary = {"sources": [], "channel_grid": query.channel_grid, "rebin": query.rebin}
@@ -403,7 +409,7 @@ def _spectrum_files(query, pid, sources, fluxes, edges):
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for name, ra, dec in sources:
-            rates, errs, revs, weights = [], [], {}, []
+            rates, errs, revs, weights, used = [], [], {}, [], []
             exposure = 0.0
             for f in fluxes:
                 if name not in f.names:
@@ -411,6 +417,7 @@ def _spectrum_files(query, pid, sources, fluxes, edges):
                 j = f.names.index(name)
                 if not np.isfinite(f.rate[:, j]).any():
                     continue
+                used.append(f.scw_id)
                 rates.append(f.rate[:, j])
                 errs.append(f.rate_err[:, j])
                 live = float(f.livetime[0])
@@ -428,7 +435,7 @@ def _spectrum_files(query, pid, sources, fluxes, edges):
             quality = np.where(np.isfinite(rate) & (edges[:-1] >= e_min_ok), 0, 1).astype(np.int16)
             stem = f"spectrum_{safe_name(name)}"
             header = {**cards, "OBJECT": name, "RA_OBJ": ra, "DEC_OBJ": dec, "TELESCOP": "INTEGRAL",
-                      "INSTRUME": "IBIS", "DETNAM": "ISGRI", "NSCW": len(rates)}
+                      "INSTRUME": "IBIS", "DETNAM": "ISGRI", "NSCW": len(rates), **pha_time_cards(used)}
             write_pha(tmp / f"{stem}.pha", np.arange(nch), np.nan_to_num(rate), np.nan_to_num(err, nan=0.0),
                       exposure, sys_err=np.full(nch, float(query.systematic_fraction)), quality=quality, grouping=np.ones(nch, dtype=np.int16),
                       respfile=f"{stem}.rmf", ancrfile=f"{stem}.arf", header=header)
@@ -445,6 +452,8 @@ def _spectrum_files(query, pid, sources, fluxes, edges):
 
 def _lc_files(query, pid, sources, fluxes):
     from astropy.io import fits
+
+    from .ogip_keys import lc_time_cards
 
     summary = {"sources": [], "E1_keV": query.E1_keV, "E2_keV": query.E2_keV,
                "time_bin": query.time_bin, "time_bin_format": query.time_bin_format}
@@ -506,6 +515,8 @@ def _lc_files(query, pid, sources, fluxes):
         if query.time_bin:
             width = query.time_bin if query.time_bin_format == "jd" else query.time_bin / 86400.0
             h["TIMEDEL"] = (width, "[d] nominal bin width")
+        for key, value, comment in lc_time_cards(name, t_lo, t_hi, h.get("TIMEDEL")):
+            h[key] = (value, comment)
         import warnings
 
         with warnings.catch_warnings():
