@@ -11,4 +11,4 @@ __all__ = ["register"]
 
 def register() -> None:
     """Import the callback modules (they attach themselves with ``dash.callback``)."""
-    from . import history, jobs, products, progressive, query, router  # noqa: F401
+    from . import history, jobs, lc_upload, products, progressive, query, router  # noqa: F401

@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "spectrum":
             p.add_argument("--channel_grid", default=None, help="osa11 (256 channels, default), osa10 (62), catalogue (14)")
             p.add_argument("--rebin", default=None, help="merge this many channels (default 1)")
+            p.add_argument("--systematic_fraction", default=None,
+                           help="fractional systematic error in SYS_ERR, used by the fit (default 0.01, OSA's advice)")
             p.add_argument("--spectral_model", default=None,
                            help="also fit this model over E1_keV-E2_keV (powerlaw, cutoffpl, bknpower, bbody, comptt, sums)")
         else:
@@ -98,9 +100,9 @@ def _query_from_args(args):
 
     params = {k: getattr(args, k) for k in ("src_name", "RA", "DEC", "T1", "T2", "T_format", "radius",
                                             "max_pointings", "scw_list", "min_good_time", "E1_keV", "E2_keV",
-                                            "detection_threshold", "channel_grid", "rebin", "spectral_model",
-                                            "time_bin", "time_bin_format", "selected_catalog", "instrument", "T0",
-                                            "window", "acs_spectrum")
+                                            "detection_threshold", "channel_grid", "rebin", "systematic_fraction",
+                                            "spectral_model", "time_bin", "time_bin_format", "selected_catalog",
+                                            "instrument", "T0", "window", "acs_spectrum")
               if getattr(args, k, None) is not None}
     if getattr(args, "catalog", None):
         from .spectral.catalog import read_catalog_file

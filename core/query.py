@@ -48,6 +48,7 @@ LIMITS = {
     "time_bin_sec": (20.0, 20000.0),
     "min_good_time": (0.0, 3600.0),
     "rebin": (1, 64),
+    "systematic_fraction": (0.0, 0.5),
     "selected_catalog": (1, 200),   # sources
 }
 
@@ -60,6 +61,7 @@ DEFAULT_RADIUS = {"isgri": 15.0, "jemx": 4.0}
 _PRODUCT_FIELDS = {
     "time_bin": ("lc",), "time_bin_format": ("lc",),
     "channel_grid": ("spectrum", "spectral_fit"), "rebin": ("spectrum", "spectral_fit"),
+    "systematic_fraction": ("spectrum", "spectral_fit"),
     "spectral_model": ("spectral_fit",),
     "selected_catalog": ("spectrum", "lc", "spectral_fit"),
 }
@@ -138,6 +140,10 @@ class Query:
     time_bin_format: str = "sec"
     channel_grid: str = "osa11"
     rebin: int = 1
+    #: Fractional systematic error written to SYS_ERR of every channel and used by the χ² fits.
+    #: 1 % is OSA's advice for ISGRI ("systematic uncertainties of 1% should be added to ISGRI
+    #: counts, fluxes", OSA 10.2 / 11.2 known issues).
+    systematic_fraction: float = 0.01
     spectral_model: str = "powerlaw"
     #: SPI-ACS: spectrum assumed for fluences and upper limits (see ACS_SPECTRA).
     acs_spectrum: str = "short_grb"
@@ -255,6 +261,8 @@ class Query:
             raise QueryError("channel_grid", f"unknown channel grid {grid!r}", ", ".join(CHANNEL_GRIDS))
         out["channel_grid"] = grid
         out["rebin"] = _num("rebin", p.get("rebin", 1), *LIMITS["rebin"], integer=True)
+        out["systematic_fraction"] = _num("systematic_fraction", p.get("systematic_fraction", 0.01),
+                                          *LIMITS["systematic_fraction"])
         model = str(p.get("spectral_model", "powerlaw")).strip().lower().replace(" ", "")
         if not model or any(m not in SPECTRAL_MODELS for m in model.split("+")):
             raise QueryError("spectral_model", f"unknown model {model!r}",

@@ -6,6 +6,7 @@ from dash import dcc, html
 
 from . import ids
 from .ids import PRODUCT_LABELS
+from .lc_upload import lc_upload_panel
 from .products import fit_panel, image_panel, job_panel, lc_panel, spectrum_panel
 from .query_panel import query_panel
 
@@ -52,7 +53,8 @@ def page_layout(url_params: dict | None = None, *, embed: bool = False, autorun:
                     children=[dcc.Tab(label=lab, value=k, className="tab", selected_className="tab-selected",
                                       children=[image_panel(catalog_rows, embed=embed) if k == "image" else
                                                 fit_panel(embed=embed) if k == "spectral_fit" else
-                                                {"spectrum": spectrum_panel, "lc": lc_panel}[k]()])
+                                                {"spectrum": spectrum_panel,
+                                                 "lc": lambda: html.Div([lc_panel(), lc_upload_panel()])}[k]()])
                               for k, lab in PRODUCT_LABELS.items()])
     stores = [dcc.Store(id=ids.AUTORUN, data=autorun), dcc.Store(id=ids.QUERY), dcc.Store(id=ids.JOB_REQUEST),
               dcc.Store(id=ids.JOB_RECORD), dcc.Store(id="job-done"), dcc.Store(id=ids.RESOLVED),

@@ -54,12 +54,13 @@ def test_blank_field_mosaic_statistics(history):
     assert worst < 7.0  # no false source above 7σ in 100 ScWs
     pooled = np.concatenate(pooled)  # ScW images: the variance is right with no rescaling
     assert abs(pooled.mean()) < 0.05 and abs(pooled.std() - 1) < 0.05
-    # Mosaic: bilinear resampling smooths the noise (factor ≈0.8 on V, coded-mask.md's
-    # "rescale V so that the significance map's empirical rms is 1"); the product is N(0, 1).
+    # Mosaic: V is not rescaled; bilinear resampling smooths the noise, so the raw rms of the
+    # significance is below 1 (measured 0.88-0.92 over these 100 ScWs) and reported as such.
     m = builder.result()
-    assert 0.6 < m.meta["variance_rescale"] < 1.0
+    assert m.meta["variance_rescale"] == 1.0
     s = m.significance[np.isfinite(m.significance) & (m.exposure > 0.2 * np.nanmax(m.exposure))]
-    assert abs(s.mean()) < 0.05 and abs(s.std() - 1) < 0.05
+    assert abs(s.mean()) < 0.05 and 0.8 < s.std() < 0.97
+    assert 0.8 < m.meta["noise_rms"] < 0.97
     assert len(detect_sources(m, threshold=7.0)) == 0
 
 

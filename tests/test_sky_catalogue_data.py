@@ -110,8 +110,11 @@ def photon_shape(row):
         ec = float(row["e_cut_keV"])
         return lambda e: e ** -g * np.exp(-e / ec)
     if model == "comptt":
-        kte = float(row["kte_keV"])
-        return lambda e: e ** -g * np.exp(-e / kte)
+        # Sunyaev & Titarchuk (1980): x^(α+2) e^(−x) U(α, 2α+4, x), x = E/kTe, α = Γ − 1.
+        from scipy.special import hyperu
+
+        kte, a = float(row["kte_keV"]), g - 1.0
+        return lambda e: (e / kte) ** (a + 2) * np.exp(-e / kte) * hyperu(a, 2 * a + 4, e / kte)
     g2, eb = float(row["gamma2"]), float(row["e_break_keV"])
     return lambda e: np.where(e < eb, e ** -g, eb ** (g2 - g) * e ** -g2)
 

@@ -95,6 +95,8 @@ def test_spectrum_product_files_header_and_reuse(tmp_path):
         assert "python -m core spectrum" in str(hdr["COMMENT"])
         quality = h["SPECTRUM"].data["QUALITY"]
         assert quality[0] == 1 and quality[20] == 0  # 12 keV is below the threshold
+        # OSA's advice: 1 % systematics on ISGRI counts (systematic_fraction, default 0.01).
+        assert np.allclose(h["SPECTRUM"].data["SYS_ERR"], 0.01)
     with fits.open(res.files["spectrum_Crab.rmf"]) as h:
         assert h["MATRIX"].header["HDUCLAS3"] in ("REDIST", "FULL")
     assert [s["name"] for s in res.summary["sources"]] == ["A 0535+26", "Crab"]

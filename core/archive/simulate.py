@@ -18,8 +18,12 @@ Sources that vary within a ScW (flares) are sampled on a 10 s grid.
 Everything is seeded by the ScW id and :data:`SIM_VERSION`, so a ScW evicted from the
 archive is regenerated bit for bit.
 
-Not modelled (documented limits): mask transparency above ~500 keV (W transmits < 1% below
-500 keV), the spectral dependence of the PIF, event time dead-time clustering.
+The events are drawn from a more detailed instrument than the analysis assumes
+(:mod:`core.instrument.truth`): per-pixel gains and low thresholds, the PIF with the mask's
+transparency in energy groups above 200 keV, the off-axis path through the passive material,
+and per-ScW background module levels around the templates. The analysis uses the nominal
+instrument, so the validation measures its systematic errors instead of recovering its own
+model. Not modelled: event time dead-time clustering.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import numpy as np
 from ..instrument import background as bkg
 from ..instrument import detector as det
 from ..instrument import response as resp
+from ..instrument import truth
 from ..instrument.attitude import Attitude
 from ..instrument.pif import pif as compute_pif
 from .osa_files import EVENT_DTYPE
@@ -43,7 +48,7 @@ __all__ = ["SIM_VERSION", "SimulatedScw", "simulate_scw", "scw_meta", "expected_
            "TRUE_ENERGY_EDGES", "MEASURED_ENERGY_EDGES", "folded_rate"]
 
 #: Bump whenever simulated events change (seed and physics): part of archive/product ids.
-SIM_VERSION = "2"
+SIM_VERSION = "3"
 
 _TICK = 2.0 ** -14            # s: ISGRI on-board time resolution ≈ 61 µs
 _E_QUANTUM_INV = 64.0         # energies stored in steps of 1/64 keV (max 1024 keV)
@@ -143,16 +148,42 @@ def _pixels(rng, n: int, weights: np.ndarray) -> np.ndarray:
     return np.repeat(np.arange(flat.size, dtype=np.int32), counts)
 
 
-def expected_source_counts(source, row, *, attitude: Attitude | None = None) -> tuple[float, np.ndarray]:
-    """Expected total counts (before energy measurement) and per-pixel weights for a source."""
+def expected_source_counts(source, row, *, attitude: Attitude | None = None,
+                           energy_keV: float | None = None) -> tuple[float, np.ndarray]:
+    """Expected total counts (before energy measurement) and per-pixel weights for a source.
+
+    ``energy_keV``: evaluate the PIF with the mask's transparency at that energy (opaque if None).
+    """
     att = attitude or Attitude(row["ra_scx"], row["dec_scx"], row["ra_scz"], row["dec_scz"])
     tz, ty = att.to_instrument(source.ra, source.dec)
     tz, ty = float(tz), float(ty)
     cos_theta = 1.0 / math.sqrt(1.0 + tz * tz + ty * ty)
-    p = compute_pif(tz, ty)
+    p = compute_pif(tz, ty, energy_keV=energy_keV)
     eff = det.pixel_efficiency(int(row["revolution"]))
     weights = p * eff * cos_theta / _n_ref()
     return float(weights.sum()), weights
+
+
+def _cos_theta(source, att: Attitude) -> float:
+    tz, ty = att.to_instrument(source.ra, source.dec)
+    return 1.0 / math.sqrt(1.0 + float(tz) ** 2 + float(ty) ** 2)
+
+
+def _source_times(rng, n: int, mcrab_seconds: np.ndarray, edges, gti: np.ndarray) -> np.ndarray:
+    """Arrival times [s] of ``n`` source events: uniform in the GTIs, or following the
+    flux on the ``edges`` grid for a fast-varying source."""
+    if edges is None:
+        return _sample_times(rng, n, gti)
+    k = np.repeat(np.arange(len(mcrab_seconds)), rng.multinomial(n, mcrab_seconds / mcrab_seconds.sum()))
+    rng.shuffle(k)
+    t = edges[k] + rng.random(n) * (edges[k + 1] - edges[k])
+    # Keep only times inside GTIs (bins straddling a GTI edge): resample those.
+    bad = np.ones(n, bool)
+    for a, b in gti:
+        bad &= ~((t >= a) & (t < b))
+    if bad.any():
+        t[bad] = _sample_times(rng, int(bad.sum()), gti)
+    return t
 
 
 def simulate_scw(row, scw_id: str, *, sources=None, background: bool = True, seed_extra: str = "") -> SimulatedScw:
@@ -189,7 +220,15 @@ def simulate_scw(row, scw_id: str, *, sources=None, background: bool = True, see
         weight_sum, weights = expected_source_counts(src, row, attitude=att)
         if weight_sum <= 0:
             continue
-        spec_rate = folded_rate(src.norm_per_mcrab * src.shape.shape(_E_MID) * area * _E_WIDTH, rev)  # cts/s per mCrab
+        true_rate = (src.norm_per_mcrab * src.shape.shape(_E_MID) * area * _E_WIDTH
+                     * truth.offaxis_transmission(_E_MID, _cos_theta(src, att)))
+        groups = []  # (per-pixel weights, folded rate per mCrab) per PIF energy group
+        for lo, hi, e_pif in truth.PIF_ENERGY_GROUPS:
+            part = (_E_MID >= lo) & (_E_MID < hi)
+            if not part.any():
+                continue
+            w_g = weights if e_pif is None else expected_source_counts(src, row, attitude=att, energy_keV=e_pif)[1]
+            groups.append((w_g, folded_rate(np.where(part, true_rate, 0.0), rev)))
         if src.variability.fast:
             edges = np.arange(0.0, telapse + _FAST_STEP_S, _FAST_STEP_S)
             edges[-1] = telapse
@@ -201,32 +240,24 @@ def simulate_scw(row, scw_id: str, *, sources=None, background: bool = True, see
             mcrab_seconds = flux * inside
         else:
             mcrab_seconds = np.array([float(src.flux_mcrab_at(t0 + telapse / 2 / 86400.0)) * float(np.sum(gti[:, 1] - gti[:, 0]))])
-        lam = float(mcrab_seconds.sum() * live * spec_rate.sum() * weight_sum)
-        n = int(rng.poisson(lam)) if lam > 0 else 0
-        n_src[src.name] = n
-        if n == 0:
-            continue
-        chunks_pix.append(_pixels(rng, n, weights))
-        chunks_e.append(_sample_energies(rng, n, spec_rate))
-        if len(mcrab_seconds) > 1:
-            k = np.repeat(np.arange(len(mcrab_seconds)), rng.multinomial(n, mcrab_seconds / mcrab_seconds.sum()))
-            rng.shuffle(k)
-            t = edges[k] + rng.random(n) * (edges[k + 1] - edges[k])
-            # Keep only times inside GTIs (bins straddling a GTI edge): resample those.
-            bad = np.ones(n, bool)
-            for a, b in gti:
-                bad &= ~((t >= a) & (t < b))
-            if bad.any():
-                t[bad] = _sample_times(rng, int(bad.sum()), gti)
-            chunks_t.append(t)
-        else:
-            chunks_t.append(_sample_times(rng, n, gti))
+        n_src[src.name] = 0
+        for w_g, spec_rate in groups:
+            lam = float(mcrab_seconds.sum() * live * spec_rate.sum() * w_g.sum())
+            n = int(rng.poisson(lam)) if lam > 0 else 0
+            n_src[src.name] += n
+            if n == 0:
+                continue
+            chunks_pix.append(_pixels(rng, n, w_g))
+            chunks_e.append(_sample_energies(rng, n, spec_rate))
+            chunks_t.append(_source_times(rng, n, mcrab_seconds, edges if len(mcrab_seconds) > 1 else None, gti))
 
     if background:
         phase = (t0 + telapse / 2 / 86400.0 - float(revolution_start_ijd(rev))) / \
             float(revolution_start_ijd(rev + 1) - revolution_start_ijd(rev))
         level = bkg.level_factor(t0, phase) * float(np.exp(0.03 * rng.standard_normal()))
         lo_map, hi_map = bkg.spatial_maps(rev)
+        jitter = truth.module_jitter_map(rng)
+        lo_map, hi_map = lo_map * jitter, hi_map * jitter
         shape = bkg.background_spectrum_shape(_E_MID) * _E_WIDTH
         band = (MEASURED_ENERGY_EDGES[:-1] >= 20.0) & (MEASURED_ENERGY_EDGES[1:] <= 40.0)
         norm = bkg.RATE_20_40 * level / float(folded_rate(shape, rev)[band].sum())
@@ -246,6 +277,10 @@ def simulate_scw(row, scw_id: str, *, sources=None, background: bool = True, see
     pix = np.concatenate(chunks_pix) if chunks_pix else np.zeros(0, np.int32)
     e_meas = np.concatenate(chunks_e) if chunks_e else np.zeros(0)
     t_sec = np.concatenate(chunks_t) if chunks_t else np.zeros(0)
+    # Per-pixel gain and threshold (the analysis assumes the nominal ones).
+    e_meas = e_meas * truth.pixel_gain().ravel()[pix]
+    kept = e_meas >= truth.threshold_cut_kev(rev).ravel()[pix]
+    pix, e_meas, t_sec = pix[kept], e_meas[kept], t_sec[kept]
     flags = np.zeros(pix.size, np.uint8)
 
     # Noisy pixels: junk low-energy events that OSA flags (SELECT_FLAG != 0).

@@ -25,12 +25,15 @@ Errors
 * Parameters: profile likelihood. For each parameter the others are re-fitted at every trial
   value and the bounds where the statistic rises by Δ = 1 (1σ) and 2.706 (90 %) above the
   minimum are found by bracketing and Brent's method. A bound that would lie beyond the
-  parameter's hard limit is reported as None ("pegged").
-* Fluxes: 2000 parameter sets are drawn from a multivariate normal in the fit parameters
-  (log10 for scale parameters): the correlations come from the numerical Hessian of the
-  statistic at the best fit, the widths are rescaled to the profile 1σ errors. Fluxes are
-  computed for each set; the 1σ and 90 % errors are the 15.9/84.1 and 5/95 percentiles minus
-  the best-fit flux. The draw is seeded: the same fit gives the same errors.
+  parameter's hard limit is reported as None ("pegged"), and the parameter as a **limit**:
+  ``ParameterResult.limit`` = ``{"kind": "lower"|"upper", "value_90": …}`` (e.g. E_c > 170 keV,
+  90 %), never as a value with a made-up error; both sides pegged = unconstrained.
+* Fluxes: propagated from the covariance of the fit (the delta method on ln F, so both error
+  bars have the right sign and a positive flux stays positive): the Hessian of the statistic
+  at the best fit gives the covariance (2·H⁻¹), and parameters pegged at a hard limit are held there (their direction of the surface is
+  flat or one-sided: letting it into a Gaussian would give the absurd ±10⁻³ erg/cm²/s of a
+  100σ source). σ(ln F)² = gᵀ C g with g the numerical gradient of ln F in fit space; the
+  1σ / 90 % errors are F·(e^(∓kσ) − 1), k = 1 / 1.645.
 
 Speed
 -----
@@ -65,7 +68,6 @@ DELTA_1SIGMA = 1.0
 DELTA_90 = float(stats.chi2.ppf(0.90, 1))  # 2.7055
 #: Bands [keV] whose fluxes every fit reports.
 DEFAULT_BANDS = ((20.0, 40.0), (40.0, 100.0), (20.0, 100.0), (100.0, 300.0))
-N_FLUX_SAMPLES = 2000
 
 
 def _nan_to_none(x):
@@ -95,6 +97,8 @@ class ParameterResult:
     frozen: bool = False
     lo: float = -np.inf
     hi: float = np.inf
+    #: ``{"kind": "lower"|"upper"|"none", "value_90": float|None}`` when a profile side is pegged.
+    limit: dict | None = None
 
     @property
     def error(self) -> float | None:
@@ -103,11 +107,16 @@ class ParameterResult:
         return None if m is None or p is None else 0.5 * (p - m)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "value": _nan_to_none(self.value), "unit": self.unit,
-                "error": _nan_to_none(self.error),
-                "err_1sigma": [_nan_to_none(v) for v in self.err_1sigma],
-                "err_90": [_nan_to_none(v) for v in self.err_90],
-                "frozen": self.frozen, "bounds": [_nan_to_none(self.lo), _nan_to_none(self.hi)]}
+        out = {"name": self.name, "value": _nan_to_none(self.value), "unit": self.unit,
+               "error": _nan_to_none(self.error),
+               "err_1sigma": [_nan_to_none(v) for v in self.err_1sigma],
+               "err_90": [_nan_to_none(v) for v in self.err_90],
+               "frozen": self.frozen, "bounds": [_nan_to_none(self.lo), _nan_to_none(self.hi)]}
+        # Only when there is one: oda_api clients re-read the JSON text products with
+        # literal_eval after replacing null, so a null in every parameter would break them.
+        if self.limit is not None:
+            out["limit"] = {"kind": self.limit["kind"], "value_90": _nan_to_none(self.limit.get("value_90"))}
+        return out
 
 
 @dataclass
@@ -204,7 +213,10 @@ class FitResult:
     notes: list = field(default_factory=list)
     seconds: float = 0.0
     source: str = ""
-    _samples: np.ndarray | None = field(default=None, repr=False)
+    #: (best fit-space vector, indices propagated, their covariance, log mask) for the delta method.
+    _delta: tuple | None = field(default=None, repr=False)
+    #: (e1, e2, "energy"|"photon") → σ(ln F) from the Hessian in (ln F, other parameters).
+    _flux_sigma: object = field(default=None, repr=False)
 
     @property
     def values(self) -> np.ndarray:
@@ -234,28 +246,56 @@ class FitResult:
         """Best-fit N(E) [ph/cm²/s/keV] at ``energy`` [keV]."""
         return self.model(energy, self.values)
 
+    def _log_sigma(self, fn) -> float | None:
+        """σ of ln fn(values) by the delta method (None without a covariance)."""
+        if self._delta is None:
+            return None
+        u, idx, cov, logmask = self._delta
+        if len(idx) == 0:
+            return 0.0
+        to_v = lambda uu: np.where(logmask, 10.0 ** uu, uu)
+        f0 = fn(to_v(u))
+        if not (np.isfinite(f0) and f0 > 0):
+            return None
+        g = np.zeros(len(idx))
+        for a, k in enumerate(idx):
+            # A local derivative: a step tied to the (possibly huge) width of a flat direction
+            # would measure the curvature of ln F, not its slope.
+            h = 1e-4 * max(1.0, abs(float(u[k])))
+            up, dn = u.copy(), u.copy()
+            up[k] += h
+            dn[k] -= h
+            fp, fm = fn(to_v(up)), fn(to_v(dn))
+            if not (fp > 0 and fm > 0):
+                return None
+            g[a] = (math.log(fp) - math.log(fm)) / (2.0 * h)
+        return float(math.sqrt(max(g @ cov @ g, 0.0)))
+
+    @staticmethod
+    def _bars(best: float, s: float | None):
+        if s is None:
+            return (None, None), (None, None)
+        k90 = float(stats.norm.ppf(0.95))
+        return ((best * math.expm1(-s), best * math.expm1(s)),
+                (best * math.expm1(-k90 * s), best * math.expm1(k90 * s)))
+
     def flux(self, e1: float, e2: float) -> BandFlux:
         """Model flux in [e1, e2] keV with 1σ and 90 % errors (see module notes)."""
         if not 0 < e1 < e2:
             raise ValueError(f"band must satisfy 0 < e1 < e2 (got {e1}, {e2})")
         pf, ef = self.model.band_fluxes(e1, e2, self.values)
-        if self._samples is None or len(self._samples) < 10:
-            none = (None, None)
-            return BandFlux(e1, e2, float(ef), none, none, float(pf), none, none)
-        cols = [self._samples[:, k:k + 1] for k in range(self._samples.shape[1])]
-        ps, es = self.model.band_fluxes(e1, e2, cols)
-
-        def errs(best, s):
-            q = np.percentile(s, [5.0, 15.8655, 84.1345, 95.0])
-            return (float(q[1] - best), float(q[2] - best)), (float(q[0] - best), float(q[3] - best))
-
-        e1s, e90 = errs(ef, es)
-        p1s, p90 = errs(pf, ps)
+        if self._flux_sigma is not None:
+            se, sp = self._flux_sigma(e1, e2, "energy"), self._flux_sigma(e1, e2, "photon")
+        else:
+            se = self._log_sigma(lambda v: float(self.model.band_fluxes(e1, e2, v)[1]))
+            sp = self._log_sigma(lambda v: float(self.model.band_fluxes(e1, e2, v)[0]))
+        e1s, e90 = self._bars(float(ef), se)
+        p1s, p90 = self._bars(float(pf), sp)
         return BandFlux(float(e1), float(e2), float(ef), e1s, e90, float(pf), p1s, p90)
 
     def derived(self) -> dict:
         """Derived quantities: the power-law normalisation at 1 keV (``K_1keV``) of each
-        component that has a photon index, with 1σ percentiles of the flux samples."""
+        component that has a photon index, with 1σ errors propagated from the covariance."""
         out = {}
         for comp, s in zip(self.model.components, self.model.slices):
             names = [p.name for p in comp.params]
@@ -265,11 +305,8 @@ class FitResult:
             label = "K_1keV" if len(self.model.components) == 1 else f"{comp.name}.K_1keV"
             g, n = self.values[s][gi], self.values[s][-1]
             best = float(n * comp.pivot ** g)
-            err = (None, None)
-            if self._samples is not None and len(self._samples) >= 10:
-                ks = self._samples[:, s.stop - 1] * comp.pivot ** self._samples[:, s.start + gi]
-                q = np.percentile(ks, [15.8655, 84.1345])
-                err = (float(q[0] - best), float(q[1] - best))
+            sk = self._log_sigma(lambda v, s=s, gi=gi, comp=comp: float(v[s][-1] * comp.pivot ** v[s][gi]))
+            err = self._bars(best, sk)[0]
             out[label] = {"value": best, "err_1sigma": list(err), "unit": "ph/cm2/s/keV"}
         return out
 
@@ -289,7 +326,7 @@ class FitResult:
                          "rate": self.rate.tolist(), "rate_err": self.rate_err.tolist(),
                          "model_rate": self.model_rate.tolist()},
             "notes": list(self.notes), "seconds": self.seconds,
-            "flux_errors": "percentiles of 2000 draws from the Hessian covariance rescaled to the profile 1-sigma errors",
+            "flux_errors": "delta method on ln F with the Hessian covariance; parameters pegged at a limit held there",
         }
 
 
@@ -508,6 +545,76 @@ class _Problem:
         return H
 
 
+def _num_hessian(f, x0, h):
+    """Central-difference Hessian of ``f`` at ``x0`` with steps ``h``."""
+    n = len(x0)
+    H = np.zeros((n, n))
+    f0 = f(x0)
+
+    def at(di):
+        v = np.array(x0, float)
+        for k, d in di:
+            v[k] += d
+        return f(v)
+
+    for a in range(n):
+        H[a, a] = (at([(a, h[a])]) - 2 * f0 + at([(a, -h[a])])) / h[a] ** 2
+        for b in range(a):
+            H[a, b] = H[b, a] = (at([(a, h[a]), (b, h[b])]) - at([(a, h[a]), (b, -h[b])])
+                                 - at([(a, -h[a]), (b, h[b])]) + at([(a, -h[a]), (b, -h[b])])) / (4 * h[a] * h[b])
+    return H
+
+
+def _flux_log_sigma(prob, best_u, idx, e1, e2, kind):
+    """σ(ln F) of a band flux: 2·H⁻¹ in coordinates where ln F itself is one of them.
+
+    The norm of the component that dominates the band is replaced by ln F (it follows from
+    ln F and the other parameters: F is linear in each norm); the Hessian of the statistic is
+    taken in (ln F, the other parameters of ``idx``). A band flux is the best-measured quantity
+    of a fit, so in these coordinates the surface is well conditioned even when the
+    parameters are strongly correlated (a Comptonised spectrum's kTe, τ and norm at the pivot).
+    Returns None when no norm of ``idx`` can carry the flux.
+    """
+    model = prob.model
+    col = 1 if kind == "energy" else 0
+    v0 = prob.to_values(best_u)
+    f0 = float(model.band_fluxes(e1, e2, v0)[col])
+    norms = [k for k in model.norm_indices if k in idx]
+    if not norms or not (f0 > 0):
+        return None
+
+    def contribution(k, v):
+        w = np.array(v, float)
+        w[k] = 0.0
+        return float(model.band_fluxes(e1, e2, w)[col])
+
+    star = max(norms, key=lambda k: f0 - contribution(k, v0))
+    pos = idx.index(star)
+
+    def to_u(w):
+        u = np.array(best_u, float)
+        u[idx] = w
+        v = prob.to_values(u)
+        rest = contribution(star, v)
+        v[star] = 1.0
+        unit = float(model.band_fluxes(e1, e2, v)[col]) - rest
+        n = (math.exp(w[pos]) - rest) / unit if unit > 0 else -1.0
+        if not n > 0:
+            return None
+        u[star] = math.log10(n)
+        return u
+
+    def stat(w):
+        u = to_u(w)
+        return prob.stat(u) if u is not None else 1e30
+
+    w0 = np.array(best_u[idx], float)
+    w0[pos] = math.log(f0)
+    h = np.array([1e-3 * max(1.0, abs(w0[a])) if a != pos else 1e-3 for a in range(len(idx))])
+    cov = _covariance(_num_hessian(stat, w0, h))
+    return float(math.sqrt(max(cov[pos, pos], 0.0)))
+
+
 def _covariance(H):
     """2·H⁻¹ (Δstat = 1 ↔ 1σ), made positive definite if the surface is flat or pegged."""
     w, v = np.linalg.eigh(0.5 * (H + H.T))
@@ -552,6 +659,7 @@ def _profile_bound(prob, k, free, best_u, best_stat, level, side, sigma_k, above
 
     step = max(sigma_k * math.sqrt(level), 1e-6)
     a, b = x0, x0 + side * step
+    fa, fb = -level, math.nan
     if above is not None and abs(above - x0) < abs(b - x0) * 1.5:
         b = above
     for _ in range(40):
@@ -562,17 +670,21 @@ def _profile_bound(prob, k, free, best_u, best_stat, level, side, sigma_k, above
             break
         if b == limit:
             return None
-        a = b
+        a, fa = b, fb
         step *= 2.0
         b = x0 + side * step
     else:
         return None
     # Brent between a (below the level) and b (above); warm starts follow the last point.
-    # A profile that is not monotone there (a second valley) has no single crossing: give up
-    # rather than report a wrong bound.
+    # When the re-fitted profile is noisy there (warm starts landing in different valleys of
+    # the other parameters, so that f(a) and f(b) no longer bracket), the crossing is
+    # interpolated linearly between the two bracketing evaluations: a bound good to a fraction
+    # of the bracket, which is at most one doubling step wide.
     try:
         return optimize.brentq(f, min(a, b), max(a, b), xtol=1e-3 * max(sigma_k, 1e-3), rtol=1e-10, maxiter=60)
     except ValueError:
+        if math.isfinite(fb) and fb > fa:
+            return a + (b - a) * (-fa) / (fb - fa)
         return math.nan
 
 
@@ -665,7 +777,8 @@ def fit_spectrum(data: SpectrumData, model="powerlaw", emin=None, emax=None, sta
     cov = np.zeros((n_free, n_free))
     err1 = {k: (None, None) for k in range(len(names))}
     err90 = dict(err1)
-    samples = None
+    delta = None
+    limits: dict[int, dict] = {}
     if errors and n_free:
         for _ in range(3):
             prob.best_seen = (best_stat, best_u)
@@ -702,32 +815,50 @@ def fit_spectrum(data: SpectrumData, model="powerlaw", emin=None, emax=None, sta
                         notes.append(f"{names[k]}: {what} {side} bound reaches the parameter limit")
                     elif not math.isfinite(x):
                         notes.append(f"{names[k]}: {what} {side} bound not found (profile not monotonic)")
-        # Flux errors: Hessian correlations, widths from the profile 1σ intervals.
-        scale = np.ones(n_free)
-        for a, k in enumerate(free):
-            lo_x, hi_x = bounds_at[(k, DELTA_1SIGMA)]
-            lo_x = best_u[k] - sig[a] if lo_x is None or not math.isfinite(lo_x) else lo_x
-            hi_x = best_u[k] + sig[a] if hi_x is None or not math.isfinite(hi_x) else hi_x
-            if sig[a] > 0:
-                scale[a] = 0.5 * (hi_x - lo_x) / sig[a]
-        cov_s = cov * np.outer(scale, scale)
-        rng = np.random.default_rng(seed)
-        draws = rng.multivariate_normal(best_u[free], cov_s, size=N_FLUX_SAMPLES, method="eigh")
-        u_all = np.repeat(best_u[None, :], N_FLUX_SAMPLES, axis=0)
-        u_all[:, free] = np.clip(draws, prob.bounds[free, 0], prob.bounds[free, 1])
-        samples = np.where(prob.log, 10.0 ** u_all, u_all)
-        cov = cov_s
+            lo1, hi1 = bounds_at[(k, DELTA_1SIGMA)]
+            lo90, hi90 = bounds_at[(k, DELTA_90)]
+            to_v = (lambda x, k=k: None if x is None or not math.isfinite(x) else float(10.0 ** x if prob.log[k] else x))
+            if lo1 is None and hi1 is None:
+                limits[k] = {"kind": "none", "value_90": None}
+                notes.append(f"{names[k]}: not constrained (both 1-sigma bounds reach the parameter limits)")
+            elif hi1 is None:
+                limits[k] = {"kind": "lower", "value_90": to_v(lo90)}
+                notes.append(f"{names[k]}: a lower limit, > {to_v(lo90)} (90%)" if to_v(lo90) is not None
+                             else f"{names[k]}: a lower limit")
+            elif lo1 is None:
+                limits[k] = {"kind": "upper", "value_90": to_v(hi90)}
+                notes.append(f"{names[k]}: an upper limit, < {to_v(hi90)} (90%)" if to_v(hi90) is not None
+                             else f"{names[k]}: an upper limit")
+        # Flux errors: the covariance (2·H⁻¹) of the parameters that are not pegged (the pegged
+        # ones held at their best value). Not rescaled to the profile widths: rescaling strongly
+        # correlated parameters one by one breaks the cancellation that makes a band flux
+        # better known than each parameter.
+        ok = [a for a, k in enumerate(free) if k not in limits]
+        idx = [free[a] for a in ok]
+        if idx:
+            H = prob.hessian(best_u, idx)
+            cov_ok = _covariance(H)
+        else:
+            cov_ok = np.zeros((0, 0))
+        delta = (best_u.copy(), idx, cov_ok, prob.log.copy())
+        cov = np.zeros((n_free, n_free))
+        for i, a in enumerate(ok):
+            for j, b in enumerate(ok):
+                cov[a, b] = cov_ok[i, j]
     best_v = prob.to_values(best_u)
     params = []
     for k, p in enumerate(model.parameters):
         value = float(best_v[k]) if k in free else float(v0[k])  # frozen: exactly as given
         params.append(ParameterResult(p.name, value, p.unit, err1[k], err90[k],
-                                      frozen=k not in free, lo=p.lo, hi=p.hi))
+                                      frozen=k not in free, lo=p.lo, hi=p.hi, limit=limits.get(k)))
     result = FitResult(model=model, stat_type=stat, statistic=float(best_stat), dof=prob.n_bins - n_free,
                        parameters=params, fluxes=[], e_min=prob.e_min, e_max=prob.e_max, rate=prob.rate,
                        rate_err=prob.sigma, model_rate=prob.predicted(best_v), emin=emin, emax=emax,
                        covariance=cov, notes=notes, source=str(data.path.name) if data.path else "",
-                       _samples=samples)
+                       _delta=delta,
+                       _flux_sigma=(None if delta is None else
+                                    (lambda e1, e2, kind, idx=list(delta[1]), u=best_u.copy():
+                                     _flux_log_sigma(prob, u, idx, e1, e2, kind))))
     result.fluxes = [result.flux(a, b) for a, b in bands]
     result.seconds = time.perf_counter() - t0
     return result

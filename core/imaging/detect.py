@@ -23,6 +23,7 @@ import math
 import numpy as np
 from astropy.table import Table
 
+from .photometry import point_source_flux
 from .types import SkyImages
 
 __all__ = [
@@ -361,8 +362,12 @@ def detect_sources(images: SkyImages, *, threshold: float = 7.0, catalog=None, t
         s = _sample(sig, fx, fy)[0]
         if not np.isfinite(s):
             s = float(sig[iy, ix])
-        dets.append({"x": fx, "y": fy, "DETSIG": float(s), "FLUX": float(_sample(inten, fx, fy)[0]),
-                     "FLUX_ERR": float(np.sqrt(_sample(var, fx, fy)[0])), "FLAG": flag_at(fx, fy)})
+        # Flux from a PSF-template fit (resampling lowers peaks); DETSIG = FLUX / FLUX_ERR.
+        f, fe = point_source_flux(inten, var, fx, fy)
+        if np.isfinite(f) and np.isfinite(fe) and fe > 0:
+            s = f / fe
+        dets.append({"x": fx, "y": fy, "DETSIG": float(s), "FLUX": float(f), "FLUX_ERR": float(fe),
+                     "FLAG": flag_at(fx, fy)})
     if dets:
         ra, dec = _pix_to_radec(wcs, [d["x"] for d in dets], [d["y"] for d in dets])
         for d, r, de in zip(dets, ra, dec):

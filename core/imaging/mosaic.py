@@ -318,8 +318,8 @@ def project(img: SkyImages, wcs: WCS, shape: tuple[int, int]) -> Projected | Non
     is local (a NaN input pixel spoils only the ≤ 4 output pixels that touch it, so the edge of
     the field is lost by at most one pixel instead of smearing), it never rings or goes negative
     (variance and weights stay positive, unlike cubic splines) and it is cheap. Its cost is a
-    slight smoothing: the noise of a resampled pixel is lower than V says (hence the rescaling
-    in :meth:`MosaicBuilder.result`) and the peak of a σ = 1.2 pixel PSF drops by ≈ 0–16 %
+    slight smoothing: the noise of a resampled pixel is lower than V says (the raw rms of
+    the significance, ≈ 0.9, is reported by :meth:`MosaicBuilder.result`) and the peak of a σ = 1.2 pixel PSF drops by ≈ 0–16 %
     (10 % on average) depending on the sub-pixel phase. Only output pixels near the input's
     footprint are resampled (see :func:`_output_blocks`): the cost scales with them.
     """
@@ -485,17 +485,21 @@ class MosaicBuilder:
                 self.e1, self.e2 = e1, e2
         return True
 
-    def result(self, rescale_variance: bool = True) -> SkyImages:
+    def result(self, rescale_variance: bool = False) -> SkyImages:
         """The mosaic so far.
 
         Parameters
         ----------
         rescale_variance : bool
-            Scale V so that the robust rms (1.4826·MAD) of the significance over covered
-            pixels, with pixels of |S| > 5 and their neighbours left out, is 1. Bilinear
-            resampling averages neighbouring pixels, so the resampled noise is smaller than
-            1/Σw says; the rescaling (common practice, coded-mask.md) restores S ~ N(0, 1) for
-            noise. The factor is ``meta["variance_rescale"]`` (1.0 when not applied).
+            Off by default. When on, V is scaled so that the robust rms (1.4826·MAD) of the
+            significance over covered pixels, with pixels of |S| > 5 and their neighbours left
+            out, is 1 (a common practice, coded-mask.md). It is off because the rescaling hides
+            a flux loss instead of curing it: bilinear resampling averages neighbouring pixels,
+            which lowers both the noise (raw blank-field rms ≈ 0.9) and point-source peaks;
+            catalogue fluxes and significances come from PSF-template photometry instead
+            (:mod:`core.imaging.photometry`), and V stays the variance of the co-added ScWs.
+            The measured raw rms is ``meta["noise_rms"]`` either way; the factor applied is
+            ``meta["variance_rescale"]`` (1.0 when not applied).
 
         Returns
         -------
@@ -507,6 +511,9 @@ class MosaicBuilder:
             flux = np.where(covered, self._wf / self._w, np.nan)
             var = np.where(covered, 1.0 / self._w, np.nan)
             sig = flux / np.sqrt(var)
+        from .photometry import noise_rms
+
+        raw_rms = noise_rms(sig)
         factor = 1.0
         if rescale_variance and covered.sum() >= _RESCALE_MIN_PIXELS:
             from scipy.ndimage import binary_dilation
@@ -522,14 +529,14 @@ class MosaicBuilder:
                     sig = sig / rms
         expo = np.where(covered, self._exp, np.nan)
         meta = {"n_scw": int(self.n_added), "scw_ids": list(self.scw_ids),
-                "variance_rescale": float(factor)}
+                "variance_rescale": float(factor), "noise_rms": float(raw_rms)}
         if self.e1 is not None and self.e2 is not None:
             meta["e1"], meta["e2"] = float(self.e1), float(self.e2)
         return SkyImages(flux, var, sig, expo, self.wcs.deepcopy(), meta)
 
 
 def build_mosaic(images, wcs: WCS | None = None, shape: tuple[int, int] | None = None, *,
-                 ra: float | None = None, dec: float | None = None, rescale_variance: bool = True,
+                 ra: float | None = None, dec: float | None = None, rescale_variance: bool = False,
                  **grid_kw) -> SkyImages:
     """Mosaic an iterable of :class:`SkyImages` (convenience around :class:`MosaicBuilder`).
 
@@ -641,8 +648,10 @@ def write_mosaic_fits(images: SkyImages, path, *, query_params: dict | None = No
     ph["CREATOR"] = ("core.imaging.mosaic", "program that wrote the file")
     # No DATE card: the same query gives the same bytes (products are content-addressed).
     ph["NSCW"] = (int(meta.get("n_scw", 0)), "number of ScWs in the mosaic")
-    if "variance_rescale" in meta:
+    if meta.get("variance_rescale", 1.0) != 1.0:
         ph["VARSCALE"] = (float(meta["variance_rescale"]), "factor applied to V (noise rms of S = 1)")
+    if meta.get("noise_rms") is not None and math.isfinite(float(meta["noise_rms"])):
+        ph["SIGRMS"] = (float(meta["noise_rms"]), "raw blank-field rms of SIGNIFICANCE (sources cut)")
     if query_params:
         qp = _jsonable(dict(query_params))
         for k, v in qp.items():

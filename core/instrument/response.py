@@ -464,7 +464,8 @@ def _interaction_terms(energy):
             "w_full": w_full, "w_back": w_back, "counted": w_full + w_back}
 
 
-def _passive_transmission(energy):
+def passive_transmission(energy):
+    """On-axis transmission of the passive material above the detector (C and Al layers)."""
     e = np.asarray(energy, dtype=float)
     mu_c = _loglog(e, _XCOM_TOTAL_E, _XCOM_C_TOTAL)
     mu_al = _loglog(e, _XCOM_TOTAL_E, _XCOM_AL_TOTAL)
@@ -534,7 +535,7 @@ def effective_area(energy_keV, revolution=100):
     """
     e = np.atleast_1d(np.asarray(energy_keV, dtype=float)).ravel()
     area = (GEOMETRIC_AREA_CM2 * MASK_OPEN_FRACTION * OSA_ARF_SCALE
-            * _passive_transmission(e) * _mask_contrast(e) * _detection_efficiency(e)
+            * passive_transmission(e) * _mask_contrast(e) * _detection_efficiency(e)
             * osa10_calibration_factor(e))
     return float(area[0]) if np.ndim(energy_keV) == 0 else area.reshape(np.shape(energy_keV))
 

@@ -25,8 +25,10 @@ class SpectralShape:
     """Shape of N(E) up to normalisation (value 1 at 1 keV before the cutoff terms).
 
     ``model`` is one of ``powerlaw``, ``cutoffpl`` (E^-Γ exp(-E/Ec)), ``bknpower`` (Γ below
-    ``e_break``, Γ2 above, continuous) or ``comptt`` (thermal Comptonisation approximated by
-    E^-Γ exp(-E/kTe), the Wien-like roll-over of a Comptonised spectrum above the seed photons).
+    ``e_break``, Γ2 above, continuous) or ``comptt``: thermal Comptonisation, the Sunyaev &
+    Titarchuk (1980) solution :func:`core.fitting.models.st80_shape` with index α = Γ − 1
+    (photon index Γ below kTe, Wien hump above), the very function the fitter's ``comptt``
+    evaluates (its τ follows from kTe and α; see :meth:`tau`).
     """
 
     model: str
@@ -51,9 +53,21 @@ class SpectralShape:
         if self.model == "cutoffpl":
             return e ** -self.gamma * np.exp(-e / self.e_cut)
         if self.model == "comptt":
-            return e ** -self.gamma * np.exp(-e / self.kte)
+            from ..fitting.models import st80_shape
+
+            # Scaled to E^-Γ at 1 keV (≪ kTe), like the other shapes.
+            return st80_shape(e, self.kte, self.gamma - 1.0) / st80_shape(np.array([1.0]), self.kte, self.gamma - 1.0)[0]
         eb = self.e_break
         return np.where(e < eb, e ** -self.gamma, eb ** (self.gamma2 - self.gamma) * e ** -self.gamma2)
+
+
+    def tau(self) -> float:
+        """``comptt``: optical depth of a sphere that gives index Γ at kTe (Sunyaev & Titarchuk 1980)."""
+        if self.model != "comptt":
+            return math.nan
+        a = self.gamma - 1.0
+        gam = a * a + 3.0 * a   # α = √(9/4 + γ) − 3/2 inverted
+        return math.sqrt(math.pi ** 2 * 510.99895 / (3.0 * self.kte * gam)) - 2.0 / 3.0
 
 
 def _band_integral(f, e1, e2, weight_energy: bool) -> float:

@@ -5,15 +5,16 @@ and data versions) by :mod:`core.spectral.extract`; the per-ScW rates are kept i
 content-addressed store, so overlapping requests fit only their new ScWs. The products then
 combine them:
 
-* **spectrum**: per source, the inverse-variance weighted mean rate of every channel over the
-  ScWs where the source is in the field; EXPOSURE is the sum of their live times; the ARF is
+* **spectrum**: per source, the mean rate of every channel over the ScWs where the source is
+  in the field, stacked by :func:`stack_rates` (exposure-weighted, the same weights in every
+  channel, errors propagated); EXPOSURE is the sum of their live times; the ARF is
   the on-axis effective area (the rates are on-axis equivalent); the RMF is the
   exposure-weighted mean of the redistribution matrices of the revolutions involved
   (threshold and resolution drift with time). Channels below the epoch's reliable threshold
   or without data get QUALITY = 1. OGIP type I PHA + ARF + RMF per source.
 * **lc**: bins of ``time_bin`` (s or d) from the start of the first ScW, or one point per ScW
-  (``time_bin = 0``); a bin spread over several ScWs combines their estimates with
-  inverse-variance weights; bins without good time are left out (gaps). FRACEXP is the good
+  (``time_bin = 0``); a bin spread over several ScWs combines their estimates by the same
+  rule, :func:`stack_rates`; bins without good time are left out (gaps). FRACEXP is the good
   time over the bin width. Variability figures: χ² of a constant and its p-value, the
   fractional variability amplitude (Vaughan et al. 2003) and Bayesian blocks (astropy,
   ``measures`` fitness, p0 = 0.05).
@@ -43,12 +44,12 @@ from ..products.scw_runner import CALCULATED, RESTORED, ScwStatus, run_scws
 from ..query import Query, parse_catalog
 
 __all__ = ["SPECTRAL_VERSION", "make_product", "load", "product_png", "channel_edges",
-           "safe_name"]
+           "safe_name", "stack_rates"]
 
 #: Version of the products (combination, response, files); part of product ids.
-SPECTRAL_VERSION = "2"
+SPECTRAL_VERSION = "3"
 #: Version of the per-ScW fits (core.spectral.extract); part of their cache keys.
-EXTRACT_VERSION = "1"
+EXTRACT_VERSION = "2"
 #: Bayesian-blocks false-alarm probability per change point.
 BLOCKS_P0 = 0.05
 
@@ -201,12 +202,36 @@ def model_rates(source, ijd, edges, revolution: int) -> np.ndarray:
 
 
 # -- combination -----------------------------------------------------------------------------------
-def _weighted(values: np.ndarray, errors: np.ndarray, axis=0):
-    ok = np.isfinite(values) & np.isfinite(errors) & (errors > 0)
-    w = np.where(ok, 1.0 / np.where(ok, errors, 1.0) ** 2, 0.0)
-    sw = w.sum(axis=axis)
-    mean = np.where(sw > 0, (w * np.where(ok, values, 0.0)).sum(axis=axis) / np.where(sw > 0, sw, 1.0), np.nan)
-    err = np.where(sw > 0, 1.0 / np.sqrt(np.where(sw > 0, sw, 1.0)), np.nan)
+def stack_rates(rates: np.ndarray, errors: np.ndarray, livetimes: np.ndarray):
+    """Combine per-ScW rates of one source: the stacking rule of spectra and light-curve bins.
+
+    ``rates``/``errors`` are ``(n_scw, n_chan)`` (or ``(n_scw,)``), ``livetimes`` ``(n_scw,)``.
+    Result, per channel over the ScWs where it has a finite rate and a positive error, with
+    ``Tᵢ`` the live times: ``r = Σ Tᵢ rᵢ / Σ Tᵢ`` and ``σ = √(Σ Tᵢ² σᵢ²) / Σ Tᵢ``.
+
+    This is the exposure-weighted mean rate, i.e. the counts the source sent over the whole
+    exposure divided by it: what RATE × EXPOSURE of a PHA and RATE × TIMEDEL·FRACEXP of a
+    light-curve bin mean, unbiased whatever the source did in between.
+
+    Why not inverse-variance weights: the variance of a ScW's rate includes the source's own
+    Poisson counts, so 1/σᵢ² gives a flaring ScW *less* weight, and differently in every
+    channel (its share of the variance depends on the source-to-background ratio there): the
+    stack of a variable source then has the wrong level and the wrong shape (V404 Cyg, June
+    2015: Γ 1.77 against 2.02, χ² 5459/86). The price of exposure weights: a ScW where the
+    source is far off axis (large σᵢ) counts as much as its live time, so a stack of a *steady*
+    source over mixed on/off-axis ScWs has a larger error than the inverse-variance one; the
+    error is propagated, never assumed.
+    """
+    r = np.asarray(rates, float)
+    e = np.asarray(errors, float)
+    w = np.clip(np.nan_to_num(np.asarray(livetimes, float)), 0.0, None).reshape((-1,) + (1,) * (r.ndim - 1))
+    ok = np.isfinite(r) & np.isfinite(e) & (e > 0) & (w > 0)
+    wk = np.where(ok, w, 0.0)
+    sw = wk.sum(axis=0)
+    good = sw > 0
+    safe = np.where(good, sw, 1.0)
+    mean = np.where(good, (wk * np.where(ok, r, 0.0)).sum(axis=0) / safe, np.nan)
+    err = np.where(good, np.sqrt((wk ** 2 * np.where(ok, e, 0.0) ** 2).sum(axis=0)) / safe, np.nan)
     return mean, err
 
 
@@ -384,7 +409,7 @@ def _spectrum_files(query, pid, sources, fluxes, edges):
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for name, ra, dec in sources:
-            rates, errs, revs, used = [], [], {}, []
+            rates, errs, revs, weights, used = [], [], {}, [], []
             exposure = 0.0
             for f in fluxes:
                 if name not in f.names:
@@ -396,13 +421,14 @@ def _spectrum_files(query, pid, sources, fluxes, edges):
                 rates.append(f.rate[:, j])
                 errs.append(f.rate_err[:, j])
                 live = float(f.livetime[0])
+                weights.append(live)
                 exposure += live
                 revs[f.revolution] = revs.get(f.revolution, 0.0) + live
             if not rates:
                 summary["sources"].append({"name": name, "ra": ra, "dec": dec, "n_scw": 0, "exposure": 0.0,
                                            "message": "outside the field of every selected ScW"})
                 continue
-            rate, err = _weighted(np.array(rates), np.array(errs))
+            rate, err = stack_rates(np.array(rates), np.array(errs), np.array(weights))
             tedges, arf, matrix = response_for(revs, edges)
             # Channels below the threshold of the earliest epoch (highest threshold) are unreliable.
             e_min_ok = max(minimum_reliable_energy(r) for r in revs)
@@ -411,7 +437,7 @@ def _spectrum_files(query, pid, sources, fluxes, edges):
             header = {**cards, "OBJECT": name, "RA_OBJ": ra, "DEC_OBJ": dec, "TELESCOP": "INTEGRAL",
                       "INSTRUME": "IBIS", "DETNAM": "ISGRI", "NSCW": len(rates), **pha_time_cards(used)}
             write_pha(tmp / f"{stem}.pha", np.arange(nch), np.nan_to_num(rate), np.nan_to_num(err, nan=0.0),
-                      exposure, sys_err=np.zeros(nch), quality=quality, grouping=np.ones(nch, dtype=np.int16),
+                      exposure, sys_err=np.full(nch, float(query.systematic_fraction)), quality=quality, grouping=np.ones(nch, dtype=np.int16),
                       respfile=f"{stem}.rmf", ancrfile=f"{stem}.arf", header=header)
             write_arf(tmp / f"{stem}.arf", tedges[:-1], tedges[1:], arf, header={"ODA_PID": pid})
             write_rmf(tmp / f"{stem}.rmf", tedges[:-1], tedges[1:], matrix, edges[:-1], edges[1:], header={"ODA_PID": pid})
@@ -458,8 +484,8 @@ def _lc_files(query, pid, sources, fluxes):
         ontime, tot = np.empty(n), np.empty(n)
         for i, k in enumerate(keys):
             p = np.array(pieces[k])
-            rate[i], err[i] = (float(v) for v in _weighted(p[:, 0], p[:, 1]))
-            bkg[i], bkge[i] = (float(v) for v in _weighted(p[:, 2], p[:, 3]))
+            rate[i], err[i] = (float(v) for v in stack_rates(p[:, 0], p[:, 1], p[:, 4]))
+            bkg[i], bkge[i] = (float(v) for v in stack_rates(p[:, 2], p[:, 3], p[:, 4]))
             ontime[i], tot[i] = p[:, 5].sum(), p[:, 6].sum()
         t = 0.5 * (t_lo + t_hi)
         timedel = (t_hi - t_lo) * 86400.0
