@@ -122,6 +122,7 @@ def _task_overhead(cluster: Cluster, n: int = 2000) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=200, help="ScWs per product")
+    ap.add_argument("--prepare", action="store_true", help="only simulate the archive (untimed) and exit")
     args = ap.parse_args()
     DATA.mkdir(parents=True, exist_ok=True)
     img, lc = _queries(args.n)
@@ -132,6 +133,8 @@ def main() -> None:
     t = time.perf_counter()
     _run(img, 2, None)  # simulates and reads every ScW once
     print(f"  archive ready in {time.perf_counter() - t:.0f} s", flush=True)
+    if args.prepare:
+        return
     out: dict = {"n_scw": len(sel.ids), "machine_cores": os.cpu_count()}
     for name, q in (("mosaic", img), ("lc", lc)):
         r = {"local_1": _run(q, 1, None), "local_pool_2": _run(q, 2, None)}

@@ -22,11 +22,10 @@ times). A task that fails in Python is reported as that ScW's failure, as locall
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from typing import Callable
 
-__all__ = ["scheduler_address", "get_client", "close_clients", "run_scws_dask", "dask_task"]
+__all__ = ["scheduler_address", "get_client", "close_clients", "run_scws_dask"]
 
 _CLIENT_LOCK = threading.Lock()
 
@@ -66,31 +65,18 @@ def close_clients() -> None:
         c.close()
 
 
-def dask_task(task, scw_id: str, args: tuple, context: tuple[str, str, str]):
-    """Runs on a Dask worker: the task on the caller's store and archive (as a local worker does)."""
-    from .scw_runner import failure, worker_context
-
-    t0 = time.perf_counter()
-    try:
-        archive, store = worker_context(*context)
-        payload, status = task(scw_id, *args, archive=archive, store=store)
-        return scw_id, status, time.perf_counter() - t0, payload
-    except Exception as exc:  # reported per ScW; the product goes on without it
-        return scw_id, failure(exc), time.perf_counter() - t0, None
-
-
 def run_scws_dask(task: Callable, items, *, accept: Callable, record: Callable, cancel=None, archive, store,
                   client=None) -> None:
     """Submit every ScW to the cluster, ``accept`` and ``record`` each as it completes.
 
     At most two tasks per worker thread are in flight (the caller folds payloads as they come,
     so its memory stays flat however many ScWs there are). ``record(scw_id, status, seconds)``
-    reports progress; :class:`~core.products.scw_runner.Cancelled` is raised when ``cancel()``
+    reports progress; :class:`~core.products.scw_task.Cancelled` is raised when ``cancel()``
     turns true, after cancelling what is still queued.
     """
     from distributed import as_completed
 
-    from .scw_runner import Cancelled
+    from .scw_task import Cancelled, failure, run_task
 
     client = client or get_client()
     context = (str(store.root), str(archive.root), archive.settings.archive_mode)
@@ -108,7 +94,7 @@ def run_scws_dask(task: Callable, items, *, accept: Callable, record: Callable, 
         scw_id, args = nxt
         # Unique keys: the same ScW in two concurrent requests is two tasks (the store's locks
         # make the second a restore), and a cancelled request never cancels another's task.
-        fut = client.submit(dask_task, task, scw_id, tuple(args), context, key=f"oda-{scw_id}-{run}", pure=False)
+        fut = client.submit(run_task, task, scw_id, tuple(args), context, key=f"oda-{scw_id}-{run}", pure=False)
         ac.add(fut)
         return True
 
@@ -120,8 +106,6 @@ def run_scws_dask(task: Callable, items, *, accept: Callable, record: Callable, 
         try:
             scw_id, status, seconds, payload = fut.result()
         except Exception as exc:  # the task could not run at all (e.g. KilledWorker after retries)
-            from .scw_runner import failure
-
             scw_id = str(fut.key).split("-")[1]
             status, seconds, payload = failure(exc), 0.0, None
         fut.release()

@@ -21,47 +21,22 @@ from __future__ import annotations
 import atexit
 import collections
 import concurrent.futures as cf
-import functools
 import logging
 import multiprocessing as mp
 import os
 import threading
 import time
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 __all__ = ["RESTORED", "CALCULATED", "Cancelled", "ScwStatus", "failure", "pool", "replace_pool", "worker_context",
            "run_scws", "WORKER_DIED"]
 
+from .scw_task import CALCULATED, RESTORED, Cancelled, ScwStatus, failure, run_task, worker_context
+
 log = logging.getLogger(__name__)
 #: Status of a ScW whose worker died twice.
 WORKER_DIED = "failed: the worker process died while computing ScW {scw} (retried once)"
-
-RESTORED, CALCULATED = "restored from cache", "calculated"
-
-
-class Cancelled(RuntimeError):
-    """Raised when the caller's ``cancel()`` returns true between ScWs."""
-
-
-@dataclass
-class ScwStatus:
-    scw_id: str
-    status: str
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict:
-        return {"scw_id": self.scw_id, "status": self.status, "seconds": round(self.seconds, 3)}
-
-
-def failure(exc: Exception) -> str:
-    """The status of a ScW whose task raised (no paths of the service in it)."""
-    from ..errors import public_message
-
-    return f"failed: {public_message(exc)}"
-
 
 _POOLS: dict[int, cf.ProcessPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
@@ -113,30 +88,6 @@ def replace_pool(workers: int, broken: cf.ProcessPoolExecutor) -> cf.ProcessPool
             except Exception:  # already torn down by its own management thread
                 pass
     return pool(workers)
-
-
-@functools.lru_cache(maxsize=8)
-def worker_context(store_root: str, archive_dir: str, archive_mode: str):
-    """The parent's store and archive, rebuilt once per worker process."""
-    from dataclasses import replace as dc_replace
-
-    from ..archive.store import Archive
-    from ..config import get_settings
-    from .store import ProductStore
-
-    settings = dc_replace(get_settings(), archive_dir=Path(archive_dir), archive_mode=archive_mode)
-    return Archive(settings), ProductStore(Path(store_root))
-
-
-def _remote(task, scw_id: str, args: tuple, context: tuple[str, str, str]):
-    """Runs in a worker process: the task on the caller's store and archive."""
-    t0 = time.perf_counter()
-    try:
-        archive, store = worker_context(*context)
-        payload, status = task(scw_id, *args, archive=archive, store=store)
-        return scw_id, status, time.perf_counter() - t0, payload
-    except Exception as exc:  # reported per ScW; the product goes on without it
-        return scw_id, failure(exc), time.perf_counter() - t0, None
 
 
 def run_scws(task: Callable, items, *, accept: Callable, progress=None, cancel=None, workers: int = 1,
@@ -201,10 +152,10 @@ def run_scws(task: Callable, items, *, accept: Callable, progress=None, cancel=N
     def submit(scw_id, args, attempt):
         nonlocal executor
         try:
-            fut = executor.submit(_remote, task, scw_id, args, context)
+            fut = executor.submit(run_task, task, scw_id, args, context)
         except (BrokenProcessPool, RuntimeError):  # broken, or shut down by another job's replacement
             executor = replace_pool(workers, executor)
-            fut = executor.submit(_remote, task, scw_id, args, context)
+            fut = executor.submit(run_task, task, scw_id, args, context)
         pending[fut] = (scw_id, args, attempt)
 
     while True:
