@@ -17,7 +17,7 @@ from core.instruments.jemx.simulate import DEADC, expected_weights, source_rate_
 from core.instrument.attitude import Attitude
 from core.sky.catalog import sky_model
 
-CRAB_SCW = "003800370010"
+CRAB_SCW = "003900190010"
 
 
 @pytest.fixture()
@@ -28,7 +28,7 @@ def archive(fresh_settings):
 def test_layout_extensions_and_keywords(archive):
     path, made = jf.ensure_jemx(archive, CRAB_SCW, 1)
     assert made
-    assert path == archive.root / "scw" / "0038" / f"{CRAB_SCW}.001" / "jmx1_events.fits.gz"
+    assert path == archive.root / "scw" / CRAB_SCW[:4] / f"{CRAB_SCW}.001" / "jmx1_events.fits.gz"
     assert not [p for p in path.parent.iterdir() if ".tmp" in p.name]  # atomic: nothing left behind
     with fits.open(io.BytesIO(gzip.decompress(path.read_bytes()))) as hdul:
         names = [h.name for h in hdul]

@@ -52,8 +52,10 @@ def test_crab_spectrum_over_50_scws_matches_the_sky_model(crab_fit):
     f = res.summary["fluxes"]["20-100"]
     f_sigma = 0.5 * (f["energy_flux_err_1sigma"][1] - f["energy_flux_err_1sigma"][0])
     assert abs(f["energy_flux_erg_cm2_s"] - truth) <= f_sigma + 0.02 * truth
-    # A statistically sound spectrum: the simulator has no systematics to hide.
-    assert 0.4 < fit["statistic"] / fit["dof"] < 1.8
+    # A sound spectrum: no excess χ². The default 1% SYS_ERR (OSA's advice) is added in
+    # quadrature, so on a 1000σ source χ²/dof falls well below 1 (measured 0.24): only an
+    # upper bound on the misfit is meaningful, plus a floor that catches a broken error column.
+    assert 0.1 < fit["statistic"] / fit["dof"] < 1.8
 
 
 def test_crab_spectrum_files_are_ogip_and_refit_identically(crab_fit):
