@@ -244,13 +244,11 @@ def server_url():
     return live_server().url
 
 
-#: Regressions from merging the science changes of issue 15 (raw mosaic significances: NGC 2110
-#: falls below the notebooks' 5σ detection cut in the capped ScW lists, so the source lookups fail).
-#: Open work of issue 12/15, listed here so that CI shows them instead of hiding them.
-MERGE_REGRESSIONS = {
-    "NGC2110_reanalysis.ipynb": "NGC 2110 not detected at 5 sigma in the capped image since the issue-15 photometry",
-    "spectrum_longterm.ipynb": "NGC 2110 not detected at 5 sigma in the capped image since the issue-15 photometry",
-}
+#: Regressions seen after merging the science changes of issue 15 (photometry, truth instrument)
+#: with this issue's: the notebooks no longer find NGC 2110's spectrum among the capped query's
+#: products (``ID_spec`` undefined); cause not yet diagnosed. Open work, shown by CI as xfail.
+_NGC = "NGC 2110's spectrum not found among the products (ID_spec undefined) since merging issue 15; to diagnose"
+MERGE_REGRESSIONS = {"NGC2110_reanalysis.ipynb": _NGC, "spectrum_longterm.ipynb": _NGC}
 
 
 @pytest.mark.parametrize("nb", _notebooks() or ["(no notebooks)"])
