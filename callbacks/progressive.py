@@ -8,7 +8,7 @@ from dash import Input, Output, State, callback, no_update
 
 from layouts import figures, ids
 
-__all__ = ["progressive_frame", "finished_ids"]
+__all__ = ["progressive_frame", "finished_ids", "clear_note"]
 
 _FINISHED = ("restored from cache", "calculated")
 
@@ -40,8 +40,9 @@ def progressive_frame(record, request, partial):
     if record.get("job_id") != request.get("job_id"):
         return none
     if record.get("status") not in ("submitted", "progress"):
-        # finished: the product itself is drawn now; the note goes
-        return no_update, no_update, no_update, None, ""
+        # Finished. A done job's note stays with its last frame until the product replaces it
+        # (clear_note), so that no frame is ever on screen without its note.
+        return no_update, no_update, no_update, None, (no_update if record.get("status") == "done" else "")
     done = finished_ids(record)
     if not done or (partial and partial.get("job_id") == record["job_id"] and partial.get("scws") == done):
         return none
@@ -58,3 +59,10 @@ def progressive_frame(record, request, partial):
     fig = figures.image_figure(frame.images.significance, frame.images.wcs, rows, title=title)
     note = f"Mosaic of the {frame.n_scw} science window{'s' if frame.n_scw != 1 else ''} finished so far of {tot}; it refines as each one finishes."
     return (fig, "holder has-product", catalog_table_rows(rows), {"job_id": record["job_id"], "scws": done}, note)
+
+
+@callback(Output(ids.PARTIAL_NOTE, "children", allow_duplicate=True), Input(ids.ref("image"), "data"),
+          prevent_initial_call=True)
+def clear_note(ref):
+    """The finished product is on screen: the progressive note goes."""
+    return ""
