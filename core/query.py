@@ -66,7 +66,9 @@ _PRODUCT_FIELDS = {
     "selected_catalog": ("spectrum", "lc", "spectral_fit"),
 }
 #: Fields of one instrument's products only (left out of the others' canonical form and id).
-_INSTRUMENT_FIELDS = {"acs_spectrum": ("spi_acs",)}
+_INSTRUMENT_FIELDS = {"acs_spectrum": ("spi_acs",), "jemx_num": ("jemx",)}
+#: JEM-X units (``jemx_num``); the ODA plugin's default is 2.
+JEMX_UNITS = (1, 2)
 #: Accepted as input, not stored: ``T0`` and ``window`` (s) stand for T1 = T0 − window, T2 = T0 + window.
 INPUT_ALIASES = ("T0", "window")
 
@@ -147,6 +149,8 @@ class Query:
     spectral_model: str = "powerlaw"
     #: SPI-ACS: spectrum assumed for fluences and upper limits (see ACS_SPECTRA).
     acs_spectrum: str = "short_grb"
+    #: JEM-X: which unit (1 or 2), as the ODA plugin's ``jemx_num`` (default 2).
+    jemx_num: int = 2
     #: ``((name, ra, dec), ...)`` sources to extract; empty = find them in an image of the field.
     selected_catalog: tuple = ()
     #: ``public`` or ``all-private`` (ODA's name): private products get ids salted with the
@@ -278,6 +282,14 @@ class Query:
         if spec not in ACS_SPECTRA:
             raise QueryError("acs_spectrum", f"unknown spectrum {spec!r}", ", ".join(ACS_SPECTRA))
         out["acs_spectrum"] = spec
+        num = p.get("jemx_num", 2)
+        try:
+            num_i = int(float(str(num).strip()))
+        except (TypeError, ValueError):
+            num_i = None
+        if num_i not in JEMX_UNITS or float(str(num).strip()) != num_i:
+            raise QueryError("jemx_num", f"unknown JEM-X unit {str(num)[:20]!r}", "1, 2")
+        out["jemx_num"] = num_i
         return cls(**out)
 
     # -- canonical form and ids -------------------------------------------------------------
@@ -327,8 +339,9 @@ class Query:
     def to_params(self) -> dict:
         """User-level parameters that reproduce this query through :meth:`from_params`."""
         d = {k: v for k, v in asdict(self).items() if not k.startswith("ijd")}
-        if self.instrument not in _INSTRUMENT_FIELDS["acs_spectrum"]:
-            d.pop("acs_spectrum")
+        for name, insts in _INSTRUMENT_FIELDS.items():
+            if self.instrument not in insts:
+                d.pop(name)
         d["scw_list"] = list(d["scw_list"])
         d["selected_catalog"] = [list(r) for r in d["selected_catalog"]]
         if d["integral_data_rights"] == "public":

@@ -601,8 +601,8 @@ def _wcs_header(wcs: WCS) -> fits.Header:
 
 
 def write_mosaic_fits(images: SkyImages, path, *, query_params: dict | None = None, command: str | None = None,
-                      extra_header: dict | None = None) -> Path:
-    """Write a mosaic in the OSA ``ISGR-MOSA-IMA`` layout.
+                      extra_header: dict | None = None, naming=None) -> Path:
+    """Write a mosaic in the OSA ``ISGR-MOSA-IMA`` layout (or another instrument's, ``naming``).
 
     Parameters
     ----------
@@ -617,6 +617,8 @@ def write_mosaic_fits(images: SkyImages, path, *, query_params: dict | None = No
         Command line that rebuilds the file: in ``HISTORY`` cards and the ``COMMAND`` keyword.
     extra_header : dict, optional
         More primary-header keywords.
+    naming : core.instruments.base.FitsNaming, optional
+        EXTNAME (``mosaic``), IMATYPEs and TELESCOP/INSTRUME/DETNAM; default ISGRI's.
 
     Returns
     -------
@@ -634,9 +636,11 @@ def write_mosaic_fits(images: SkyImages, path, *, query_params: dict | None = No
     meta = _jsonable(dict(images.meta))
     e1, e2 = _energy_from_meta(meta)
     common = fits.Header()
-    common["TELESCOP"] = ("INTEGRAL", "mission")
-    common["INSTRUME"] = ("IBIS", "instrument")
-    common["DETNAM"] = ("ISGRI", "detector")
+    extname = naming.extnames["mosaic"] if naming else "ISGR-MOSA-IMA"
+    imatypes = tuple(naming.imatypes) if naming else tuple(k.upper() for k in IMAGE_KINDS)
+    common["TELESCOP"] = (naming.telescop if naming else "INTEGRAL", "mission")
+    common["INSTRUME"] = (naming.instrume if naming else "IBIS", "instrument")
+    common["DETNAM"] = (naming.detnam if naming else "ISGRI", "detector")
     if e1 is not None:
         common["E_MIN"] = (e1, "[keV] lower energy bound")
         common["E_MAX"] = (e2, "[keV] upper energy bound")
@@ -666,8 +670,8 @@ def write_mosaic_fits(images: SkyImages, path, *, query_params: dict | None = No
                      "mosaic metadata (JSON)")
     for k, v in (extra_header or {}).items():
         ph[k] = v
-    ph.add_comment("ISGRI mosaic: GROUPING, then INTENSITY, VARIANCE, SIGNIFICANCE, EXPOSURE "
-                   "(ISGR-MOSA-IMA, IMATYPE).")
+    ph.add_comment(f"{naming.label if naming else 'ISGRI'} mosaic: GROUPING, then {', '.join(imatypes)} "
+                   f"({extname}, IMATYPE).")
 
     wh = _wcs_header(images.wcs)
     members = []
@@ -675,18 +679,18 @@ def write_mosaic_fits(images: SkyImages, path, *, query_params: dict | None = No
     for i, kind in enumerate(IMAGE_KINDS, start=1):
         data = np.asarray(getattr(images, kind), dtype=np.float32)
         h = fits.Header()
-        h["EXTNAME"] = ("ISGR-MOSA-IMA", "name of this extension")
+        h["EXTNAME"] = (extname, "name of this extension")
         h["EXTVER"] = (i, "version of the extension")
         h["HDUCLASS"] = ("OGIP", "format conforms to OGIP standard")
         h["HDUCLAS1"] = ("IMAGE", "")
-        h["IMATYPE"] = (kind.upper(), "type of the image")
+        h["IMATYPE"] = (imatypes[i - 1], "type of the image")
         h["BUNIT"] = (_BUNIT[kind], _BUNIT_COMMENT[kind])
         h.extend(common)
         h.extend(wh)
         h["GRPID1"] = (1, "EXTVER of the GROUPING table (in this file)")
         hdu = fits.ImageHDU(data=data, header=h)
         img_hdus.append(hdu)
-        members.append(("IMAGE", "ISGR-MOSA-IMA", i, i + 2))  # positions: primary=1, GROUPING=2
+        members.append(("IMAGE", extname, i, i + 2))  # positions: primary=1, GROUPING=2
 
     cols = [
         fits.Column("MEMBER_XTENSION", "8A", array=[m[0] for m in members]),
@@ -695,12 +699,12 @@ def write_mosaic_fits(images: SkyImages, path, *, query_params: dict | None = No
         fits.Column("MEMBER_POSITION", "J", array=[m[3] for m in members]),
         fits.Column("MEMBER_LOCATION", "16A", array=["" for _ in members]),
         fits.Column("MEMBER_URI_TYPE", "3A", array=["URL" for _ in members]),
-        fits.Column("IMATYPE", "16A", array=[k.upper() for k in IMAGE_KINDS]),
+        fits.Column("IMATYPE", "16A", array=list(imatypes)),
     ]
     grp = fits.BinTableHDU.from_columns(cols)
     grp.header["EXTNAME"] = ("GROUPING", "grouping table")
     grp.header["EXTVER"] = 1
-    grp.header["GRPNAME"] = ("ISGR-MOSA-IMA-IDX", "name of the group")
+    grp.header["GRPNAME"] = (f"{extname}-IDX", "name of the group")
     grp.header.extend(common)
 
     fits.HDUList([prim, grp, *img_hdus]).writeto(path, overwrite=True, output_verify="exception")
