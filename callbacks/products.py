@@ -364,7 +364,9 @@ def render_lc(name, time_format, options, ref):
     res = load(ref)
     if res is None or not name:
         return figures.empty_figure(""), "", holder_class(False)
-    if res.query.instrument == "spi_acs":
+    from core.instruments.base import get_instrument
+
+    if not get_instrument(res.query.instrument).needs_position:  # the whole sky's rate (SPI-ACS)
         return (*spi_acs_view(res), holder_class(True))
     src = next((s for s in res.summary.get("sources", []) if s.get("name") == name), None)
     if src is None:

@@ -57,7 +57,8 @@ def _header_value(v):
 
 #: Column-structure cards: rebuilt by astropy from the data, never copied.
 _STRUCTURAL = ("TTYPE", "TFORM", "TUNIT", "TDIM", "TNULL", "TSCAL", "TZERO", "TDISP", "TBCOL")
-_MATRIX_EXTNAMES = ("MATRIX", "SPECRESP MATRIX", "ISGR-RMF.-RSP")
+_MATRIX_EXTNAMES = ("MATRIX", "SPECRESP MATRIX", "ISGR-RMF.-RSP", "JMX1-RMF.-RSP", "JMX2-RMF.-RSP")
+_EBOUNDS_EXTNAMES = ("EBOUNDS", "ISGR-EBDS-MOD", "JMX1-FBDS-MOD", "JMX2-FBDS-MOD")
 
 
 def _is_vla(fmt: str) -> bool:
@@ -207,8 +208,9 @@ def _ogip_order(hdus: list) -> list:
     """Response files in the order of OSA and the ODA service: PRIMARY, EBOUNDS, MATRIX
     (scripts read ``rmf.data_unit[2]`` as the matrix)."""
     names = [h.name.upper() for h in hdus]
-    if "EBOUNDS" in names and any(n in _MATRIX_EXTNAMES for n in names):
-        e = names.index("EBOUNDS")
+    eb = next((n for n in names if n in _EBOUNDS_EXTNAMES), None)
+    if eb is not None and any(n in _MATRIX_EXTNAMES for n in names):
+        e = names.index(eb)
         return [hdus[0], hdus[e]] + [h for i, h in enumerate(hdus[1:], 1) if i != e]
     return hdus
 
@@ -327,38 +329,50 @@ def _named_lc(path: Path, name: str):
     return hdul
 
 
+def _catalog_json(table) -> dict:
+    """The ODA catalogue dict of a source list: ISGRI's columns, or JEM-X's (no NEW_SOURCE
+    or ISGRI_FLAG, as the plugin's ``OsaJemxCatalog``)."""
+    if "RA_FIN" not in table.colnames and "RA_OBJ" in table.colnames:
+        from core.instruments.jemx.catalog import catalog_to_oda_json as jemx_json
+
+        return jemx_json(table)
+    from core.imaging.detect import catalog_to_oda_json
+
+    return catalog_to_oda_json(table)
+
+
 def encode_products(res, order=None) -> dict:
     """The ``products`` entries (without analysis_parameters/api_code) of a finished product.
 
     ``order``: source names in the order of the request's catalogue; spectra and light
     curves come in that order (``isgri_lc_0_<first>``, ``isgri_lc_1_<second>``…), as ODA's.
     """
+    from core.instruments.base import get_instrument
+
+    inst = get_instrument(res.query.instrument)
+    names = inst.oda_names
     files = res.files
     src_name = res.query.src_name or ""
     out: dict = {}
     if res.product_type == "image":
-        from core.imaging.detect import catalog_to_oda_json
-
         # src_name empty as in ODA's mosaics: oda_api then names the product mosaic_image_0_mosaic.
         meta = {"product": "mosaic", "instrument": res.query.instrument, "src_name": "",
                 "query_parameters": json.dumps(res.query.to_params(), default=str)}
-        out["numpy_data_product_list"] = [fits_product(files["mosaic.fits"], "mosaic_image", meta)]
-        out["catalog"] = catalog_to_oda_json(res.data.catalog)
+        out["numpy_data_product_list"] = [fits_product(files["mosaic.fits"], names.get("image", "mosaic_image"), meta)]
+        out["catalog"] = _catalog_json(res.data.catalog)
     elif res.product_type == "spectrum":
         lst = []
         for name, s in _sources(res.summary, order):
             sn = _safe(name)
-            for kind, key, ext in (("isgri_spectrum", "pha", "pha"), ("isgri_arf", "arf", "arf"),
-                                   ("isgri_rmf", "rmf", "rmf")):
-                path = _find_file(files, s.get(key), f"spectrum_{sn}.{ext}", f"{sn}.{ext}")
+            for kind, key in (("spectrum", "pha"), ("arf", "arf"), ("rmf", "rmf")):
+                path = _find_file(files, s.get(key), f"spectrum_{sn}.{key}", f"{sn}.{key}")
                 if path is not None:
-                    lst.append(fits_product(path, "isgri_spectrum", {"src_name": name, "product": kind}))
+                    lst.append(fits_product(path, names["spectrum"], {"src_name": name, "product": names[kind]}))
         out["numpy_data_product_list"] = lst
-    elif res.product_type == "lc" and res.query.instrument == "spi_acs":
-        from core.instruments.spi_acs.product import LC_FILE
-
+    elif res.product_type == "lc" and not inst.needs_position:
         # As the real plugin: one product named spi_acs_lc, source "query" (spi_acs_lc_0_query in oda_api).
-        out["numpy_data_product_list"] = [fits_product(files[LC_FILE], "spi_acs_lc",
+        fname = inst.fits_names["lc"][0]
+        out["numpy_data_product_list"] = [fits_product(files[fname], names["lc"],
                                                        {"src_name": "query", "time_bin": res.summary["time_bin"]})]
     elif res.product_type == "lc":
         lst = []
@@ -369,7 +383,7 @@ def encode_products(res, order=None) -> dict:
             if path is not None:
                 meta = {"src_name": name, "time_bin": q.time_bin, "time": "TIME", "rate": "RATE",
                         "rate_err": "ERROR"}
-                lst.append(fits_product(_named_lc(path, name), "isgri_lc", meta))
+                lst.append(fits_product(_named_lc(path, name), names["lc"], meta))
         out["numpy_data_product_list"] = lst
     elif res.product_type == "spectral_fit":
         s = res.summary

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 
 from core.errors import QueryError
+from core.instruments.base import instruments
 from core.query import (ACS_SPECTRA, CHANNEL_GRIDS, DEFAULT_RADIUS, INPUT_ALIASES, INSTRUMENTS, LIMITS, PRODUCTS,
                         SPECTRAL_MODELS, Query)
 
@@ -32,8 +33,8 @@ ODA_PRODUCTS = {
     "jemx_lc": ("jemx", "lc"),
     "spi_acs_lc": ("spi_acs", "lc"),
 }
-#: Instruments whose products this service computes today.
-AVAILABLE_INSTRUMENTS = ("isgri", "spi_acs")
+#: Instruments whose products this service computes: those of the registry.
+AVAILABLE_INSTRUMENTS = tuple(i.name for i in instruments())
 #: Products per instrument, ODA names.
 INSTRUMENT_PRODUCTS = {"isgri": ["isgri_image", "isgri_spectrum", "isgri_lc", "spectral_fit"],
                        "jemx": ["jemx_image", "jemx_spectrum", "jemx_lc", "spectral_fit"],
@@ -264,6 +265,8 @@ def parameter_specs(instrument: str = "isgri", product: str | None = None) -> di
                                  description=f"sources to extract: ODA catalogue JSON (as returned with images) or "
                                              f"a JSON list of {{name, ra, dec}}; {LIMITS['selected_catalog'][1]} at most"),
     }
+    if instrument == "jemx":
+        specs["jemx_num"] = dict(type="integer", default=2, enum=[1, 2], description="JEM-X unit (1 or 2)")
     if instrument == "spi_acs":
         from core.instruments.spi_acs.params import spi_acs_specs
 

@@ -144,7 +144,7 @@ def test_spectral_fit_matches_core(image, api_url):  # noqa: F811
 
 def test_par_names_meta_data_instr_list(api_url):  # noqa: F811
     disp = _disp(api_url)
-    assert disp.get_instruments_list() == ["isgri", "spi_acs"]
+    assert disp.get_instruments_list() == ["isgri", "jemx", "spi_acs"]
     desc = disp.get_product_description("isgri", "isgri_image")
     names = [e.get("name") for group in desc for e in group if isinstance(e, dict)]
     assert {"E1_keV", "detection_threshold", "scw_list"} <= set(names)

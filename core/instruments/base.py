@@ -118,6 +118,8 @@ class Instrument:
         ``isgri_lc``, ``image`` → ``mosaic_image``).
     product_versions : dict
         Product type → version string that enters product ids (bump when numbers change).
+    flux_bands_keV : tuple
+        Bands a spectral fit reports fluxes in (empty: :data:`core.fitting.fit.DEFAULT_BANDS`).
     """
 
     name: str
@@ -136,6 +138,7 @@ class Instrument:
     fits_names: dict = field(default_factory=dict)
     oda_names: dict = field(default_factory=dict)
     product_versions: dict = field(default_factory=dict)
+    flux_bands_keV: tuple = ()
 
     # -- description ------------------------------------------------------------------------
     def product_type(self, oda_name: str) -> str | None:

@@ -47,11 +47,12 @@ def make_fit(query, pid: str, *, progress, cancel, workers, archive, store):
     from ..fitting.ogip import read_spectrum
     from ..instruments.base import get_instrument
 
-    spec = get_instrument(query.instrument).make(query.with_(product_type="spectrum"), progress=progress,
+    inst = get_instrument(query.instrument)
+    spec = inst.make(query.with_(product_type="spectrum"), progress=progress,
                                                  cancel=cancel, workers=workers, archive=archive, store=store)
     src = pick_source(query, spec.summary)
     data = read_spectrum(spec.files[src["pha"]], spec.files[src["arf"]], spec.files[src["rmf"]])
-    bands = list(dict.fromkeys(DEFAULT_BANDS + ((query.E1_keV, query.E2_keV),)))
+    bands = list(dict.fromkeys(tuple(inst.flux_bands_keV or DEFAULT_BANDS) + ((query.E1_keV, query.E2_keV),)))
     result = fit_spectrum(data, model=query.spectral_model, emin=query.E1_keV, emax=query.E2_keV, stat="chi2",
                           bands=bands)
     fit = result.to_dict()

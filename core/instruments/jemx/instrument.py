@@ -82,7 +82,7 @@ JEMX = register(JemxInstrument(
     name="jemx", label="JEM-X",
     products={"jemx_image": "image", "jemx_spectrum": "spectrum", "jemx_lc": "lc", "spectral_fit": "spectral_fit"},
     energy_range_keV=(3.0, 35.0), default_band_keV=(3.0, 20.0), spectral_band_keV=(3.0, 35.0),
-    default_threshold=7.0, default_radius_deg=4.0,
+    default_threshold=7.0, default_radius_deg=4.0, flux_bands_keV=((5.0, 20.0), (3.0, 20.0), (3.0, 35.0)),
     oda_names={"image": "mosaic_image", "spectrum": "jemx_spectrum", "arf": "jemx_arf", "rmf": "jemx_rmf",
                "lc": "jemx_lc"},
 ))
