@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--E1_keV", default=None, help="band lower edge, keV (default 20)")
     p.add_argument("--E2_keV", default=None, help="band upper edge, keV (default 40)")
     p.add_argument("--detection_threshold", default=None, help="detection threshold, sigma (default 7)")
+    p.add_argument("--instrument", default=None, help="isgri (default) or jemx")
+    p.add_argument("--jemx_num", default=None, help="jemx: unit 1 or 2 (default 2)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default ODA_WORKERS or 1)")
     p.add_argument("--out", required=True, help="output directory")
 
@@ -63,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--detection_threshold", default=None, help="threshold of the image step, sigma (default 7)")
         p.add_argument("--catalog", default=None, help="source list: ECSV, FITS (ISGR-SRCL-RES) or ODA JSON file")
         p.add_argument("--selected_catalog", default=None, help="source list as ODA catalogue JSON text")
+        p.add_argument("--jemx_num", default=None, help="jemx: unit 1 or 2 (default 2)")
         if name == "spectrum":
+            p.add_argument("--instrument", default=None, help="isgri (default) or jemx")
             p.add_argument("--channel_grid", default=None, help="osa11 (256 channels, default), osa10 (62), catalogue (14)")
             p.add_argument("--rebin", default=None, help="merge this many channels (default 1)")
             p.add_argument("--systematic_fraction", default=None,
@@ -75,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="bin width: ISGRI 20-20000 s (default 0: one point per ScW); "
                                 "SPI-ACS a multiple of 0.05 s within 0.05-1000 s (default 2)")
             p.add_argument("--time_bin_format", default=None, help="sec (default) or jd")
-            p.add_argument("--instrument", default=None, help="isgri (default) or spi_acs (the SPI anticoincidence shield)")
+            p.add_argument("--instrument", default=None, help="isgri (default), jemx, or spi_acs (the SPI anticoincidence shield)")
             p.add_argument("--T0", default=None, help="spi_acs: trigger time (T1/T2 = T0 -/+ window)")
             p.add_argument("--window", default=None, help="spi_acs: half-width around T0, s (default 300)")
             p.add_argument("--acs_spectrum", default=None,
@@ -102,7 +106,7 @@ def _query_from_args(args):
                                             "max_pointings", "scw_list", "min_good_time", "E1_keV", "E2_keV",
                                             "detection_threshold", "channel_grid", "rebin", "systematic_fraction",
                                             "spectral_model", "time_bin", "time_bin_format", "selected_catalog",
-                                            "instrument", "T0", "window", "acs_spectrum")
+                                            "instrument", "T0", "window", "acs_spectrum", "jemx_num")
               if getattr(args, k, None) is not None}
     if getattr(args, "catalog", None):
         from .spectral.catalog import read_catalog_file
@@ -170,8 +174,10 @@ def _cmd_resolve(args) -> int:
 
 def _print_catalog(table) -> None:
     cols = [c for c in ("NAME", "RA_FIN", "DEC_FIN", "DETSIG", "FLUX", "FLUX_ERR", "ERR_RAD", "FLAG") if c in table.colnames]
+    if "RA_FIN" not in cols and "RA_OBJ" in table.colnames:  # JEM-X source lists
+        cols[1:1] = ["RA_OBJ", "DEC_OBJ"]
     out = table[cols]
-    for c in ("RA_FIN", "DEC_FIN"):
+    for c in ("RA_FIN", "DEC_FIN", "RA_OBJ", "DEC_OBJ"):
         if c in cols:
             out[c].info.format = ".4f"
     for c in ("DETSIG", "FLUX", "FLUX_ERR"):
@@ -185,7 +191,7 @@ def _print_catalog(table) -> None:
 def _cmd_image(args) -> int:
     from pathlib import Path
 
-    from .imaging.pipeline import image_png, make_image
+    from .products.run import run_product
 
     q = _query_from_args(args).with_(product_type="image")
     out = Path(args.out)
@@ -195,8 +201,9 @@ def _cmd_image(args) -> int:
     def progress(i, n, s):
         print(f"[{i}/{n}] {s.scw_id} {s.status} ({s.seconds:.2f} s)", file=sys.stderr)
 
-    res = make_image(q, progress=progress, workers=args.workers)
-    for name, path in {**res.files, "mosaic.png": image_png(res)}.items():
+    product = run_product(q, progress=progress, workers=args.workers)
+    res = product.data
+    for name, path in {**res.files, "mosaic.png": product.png()}.items():
         (out / name).write_bytes(Path(path).read_bytes())
     n_ok = sum(not s.status.startswith("failed") for s in res.scws)
     print(f"# mosaic of {n_ok} ScWs, {q.E1_keV:g}-{q.E2_keV:g} keV, product {res.product_id}"

@@ -162,8 +162,8 @@ def test_bad_parameter_is_400_naming_field(api_url):  # noqa: F811
     assert info.value.details_json["field"] == "radius"
     assert "30" in info.value.details_json["allowed"]
     with pytest.raises(oda_api.RequestNotUnderstood) as info:
-        disp.get_product(instrument="jemx", product="jemx_image", product_type="Real", silent=True, **CRAB)
-    assert info.value.details_json["field"] == "instrument" and "isgri" in info.value.details_json["allowed"]
+        disp.get_product(instrument="picsit", product="picsit_image", product_type="Real", silent=True, **CRAB)
+    assert info.value.details_json["field"] == "instrument" and "jemx" in info.value.details_json["allowed"]
     with pytest.raises(oda_api.RequestNotUnderstood) as info:
         disp.get_product(instrument="isgri", product="isgri_movie", product_type="Real", silent=True, **CRAB)
     assert info.value.details_json["field"] == "product_type"

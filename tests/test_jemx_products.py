@@ -132,3 +132,17 @@ def test_jemx_num_is_validated_and_enters_only_jemx_ids():
     isgri = Query.from_params(src_name="Crab", scw_list=CRAB_SCWS)
     assert "jemx_num" not in isgri.to_params() and "jemx_num" not in isgri.canonical()
     assert isgri.product_id() == isgri.with_(jemx_num=1).product_id()
+
+
+@pytest.mark.parametrize("unit", [1, 2])
+def test_blank_field_mosaic_is_standard_normal_without_rescaling(unit):
+    # 14° from every sky-model source; the mosaic resamples the ScW image onto its own grid,
+    # propagating the variance with the measured pixel correlation (no rescaling).
+    img = run_product(Query.from_params(scw_list="026600190010", instrument="jemx", jemx_num=unit,
+                                        product_type="image", E1_keV=3, E2_keV=20))
+    sig = img.data.images.significance
+    sig = sig[np.isfinite(sig)]
+    assert sig.size > 80000
+    assert abs(float(sig.mean())) < 0.05 and abs(float(sig.std()) - 1.0) < 0.05
+    assert img.data.images.meta.get("variance_rescale", 1.0) == 1.0
+    assert img.summary["n_sources"] == 0

@@ -15,7 +15,7 @@ __all__ = ["JEMX", "JemxInstrument", "naming", "JEMX_DEADC"]
 #: Live fraction of JEM-X in the simulated archive (:data:`.simulate.DEADC`, kept equal in tests).
 JEMX_DEADC = 0.92
 #: Version of the JEM-X products (images, spectra, light curves, fits): part of their ids.
-PRODUCT_VERSION = "jemx-1"
+PRODUCT_VERSION = "jemx-3"
 
 
 def naming(unit: int) -> FitsNaming:

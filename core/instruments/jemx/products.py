@@ -6,7 +6,8 @@ on, no catalogue handed over) or fits the sources' rates in channels or time bin
 (:mod:`.extract`); the results are kept in the content-addressed store under the ScW, unit,
 band or bins, sources, code and data versions, so overlapping requests compute only new
 ScWs. The folds are instrument-free: mosaics by :class:`core.imaging.mosaic.MosaicBuilder`
-on a JEM-X-pixel grid (no variance rescaling), per-source stacks by
+on a JEM-X-pixel grid (the resampled variance propagated with the noise correlation of
+each ScW image's adjacent pixels, no rescaling), per-source stacks by
 :func:`core.spectral.products.stack_rates` (exposure-weighted), light-curve bins and
 variability as ISGRI's. Detection: :func:`.catalog.detect_sources` (JMXn-SRCL-RES,
 r90 of :func:`.catalog.error_radius_deg`).
@@ -61,7 +62,7 @@ def _image_task(scw_id: str, unit: int, e1: float, e2: float, grid_header: str, 
     from astropy.io import fits
     from astropy.wcs import WCS
 
-    from ...imaging.mosaic import project
+    from ...imaging.mosaic import noise_correlation, project
     from ...imaging.types import SkyImages
     from .decode import decode_jemx
     from .files import read_jemx
@@ -74,7 +75,10 @@ def _image_task(scw_id: str, unit: int, e1: float, e2: float, grid_header: str, 
 
     (arrays, meta), status = cached_scw(store, key, compute)
     img = SkyImages.from_arrays(arrays, meta)
-    part = project(img, WCS(fits.Header.fromstring(grid_header, sep="\n")), tuple(shape))
+    # The decoded pixels' noise is partly correlated (detector resolution, decoding): the
+    # resampling propagates the variance with the correlation measured on this image.
+    part = project(img, WCS(fits.Header.fromstring(grid_header, sep="\n")), tuple(shape),
+                   pixel_correlation=noise_correlation(img.significance))
     return (part, {k: v for k, v in img.meta.items() if k != "iros_sources"}), status
 
 
