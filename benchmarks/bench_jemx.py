@@ -57,10 +57,11 @@ def _median(v):
 
 def main() -> dict:
     from core.archive.store import get_archive
-    from core.imaging.decode import decode_scw
+    from core.imaging.scw_image import decode_scw
     from core.imaging.mosaic import MosaicBuilder, mosaic_grid
     from core.imaging.types import SkyImages
-    from core.instruments.jemx.decode import PIXEL_DEG, decode_jemx
+    from core.instruments.jemx.decode import PIXEL_DEG
+    from core.instruments.jemx.scw_image import decode_jemx
     from core.instruments.jemx.files import ensure_jemx, read_jemx
     from core.sky.catalog import sky_model
 

@@ -129,9 +129,12 @@ def render_image(ref, zmin, zmax, log, labels, rows, selected, partial=None):
         if partial and partial.get("scws"):  # a progressive frame is on screen: keep it
             return no_update, no_update
         return figures.empty_figure(""), holder_class(False)
+    from core.instruments.base import get_instrument
+
     img = res.data.images
     q = res.query
-    title = f"{q.src_name or 'field'} · {q.E1_keV:g}–{q.E2_keV:g} keV · {len(res.scws)} ScW"
+    title = (f"{q.src_name or 'field'} · {get_instrument(q.instrument).unit_label(q)} {q.E1_keV:g}–{q.E2_keV:g} keV · "
+             f"{len(res.scws)} ScW")
     return figures.image_figure(img.significance, img.wcs, rows if rows is not None else res.summary["catalog"],
                                 zmin=_num(zmin), zmax=_num(zmax), log=bool(log), labels=bool(labels),
                                 selected=_selected_names(rows, selected), title=title), holder_class(True)

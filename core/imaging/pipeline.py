@@ -46,7 +46,7 @@ def scw_image(scw_id: str, e1: float, e2: float, *, archive=None, store=None) ->
     """The decoded image of one ScW in one band, from the store or computed (and stored)."""
     from ..archive.store import get_archive
     from ..products.store import get_store
-    from .decode import decode_scw
+    from .scw_image import decode_scw
 
     archive = archive or get_archive()
     store = store or get_store()
@@ -116,7 +116,7 @@ def _part_task(scw_id: str, e1: float, e2: float, ra0: float, dec0: float, *, ar
 def _warm_worker(_: int) -> int:
     from . import decode, mosaic  # noqa: F401  (imports and first-call tables)
 
-    decode._mask_terms(), decode._n_ideal(), decode._response_map(), decode._psf_table()
+    decode.warm_tables()
     time.sleep(0.3)  # hold this worker so the next call lands on another one
     return os.getpid()
 
@@ -130,7 +130,7 @@ def warm_up(workers: int = 1) -> None:
     from . import decode, detect, mosaic, outputs  # noqa: F401
 
     if workers <= 1:
-        decode._mask_terms(), decode._n_ideal(), decode._response_map(), decode._psf_table()
+        decode.warm_tables()
     else:
         list(pool(workers).map(_warm_worker, range(workers)))
 

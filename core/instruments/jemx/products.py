@@ -64,7 +64,7 @@ def _image_task(scw_id: str, unit: int, e1: float, e2: float, grid_header: str, 
 
     from ...imaging.mosaic import noise_correlation, project
     from ...imaging.types import SkyImages
-    from .decode import decode_jemx
+    from .scw_image import decode_jemx
     from .files import read_jemx
 
     key = content_key("jemx-scw-image", scw_id, int(unit), round(e1, 3), round(e2, 3), CODE_VERSION, PRODUCT_VERSION,
