@@ -9,18 +9,18 @@ SCWS = "003900190010,003900140010"
 
 
 def _ref(product_type, **kw):
-    from callbacks.jobs import run_request, start_outputs
+    from callbacks.jobs import PRODUCTS, run_request, start_outputs
 
     params = fs.validate(fs.form_params(dict(fs.DEFAULTS, instrument="jemx", scw_list=SCWS, src_name="Crab",
                                              E1_keV=3, E2_keV=20, product_type=product_type, **kw)))[0].to_params()
     assert params["instrument"] == "jemx"
     out = start_outputs(params)
-    request = out[4]
+    request = out[len(PRODUCTS)]
     if isinstance(request, dict):
         done = run_request(request, lambda rec: None)
         assert done[4]["status"] == "done", done[4]
         out = start_outputs(params)
-    ref = out[0]
+    ref = out[PRODUCTS.index(product_type)]
     assert isinstance(ref, dict) and ref["product_type"] == product_type
     return ref
 
