@@ -429,6 +429,10 @@ def dummy_products(query) -> dict:
 
     from core.imaging.detect import catalog_to_oda_json, empty_catalog
 
+    from core.instruments.base import get_instrument
+
+    inst = get_instrument(query.instrument)
+    naming, names = inst.fits_naming(query), inst.oda_names
     ra = query.RA if math.isfinite(query.RA) else 0.0
     dec = query.DEC if math.isfinite(query.DEC) else 0.0
     name = query.src_name or "query"
@@ -442,8 +446,9 @@ def dummy_products(query) -> dict:
         w.wcs.crpix = [16.5, 16.5]
         w.wcs.cdelt = [-0.0822, 0.0822]
         hdus = [prim]
-        for kind in ("INTENSITY", "VARIANCE", "SIGNIFICANCE", "EXPOSURE"):
-            h = fits.ImageHDU(np.zeros((32, 32), np.float32), header=w.to_header(), name="ISGR-MOSA-IMA")
+        for kind in naming.imatypes:
+            h = fits.ImageHDU(np.zeros((32, 32), np.float32), header=w.to_header(),
+                              name=naming.extnames.get("mosaic", "ISGR-MOSA-IMA"))
             h.header["IMATYPE"], h.header["DUMMY"] = kind, True
             hdus.append(h)
         meta = {"product": "mosaic", "instrument": query.instrument, "src_name": "",
@@ -454,19 +459,20 @@ def dummy_products(query) -> dict:
         cols = [fits.Column("TIME", "D", unit="d", array=[0.5 * (query.ijd1 + query.ijd2) if math.isfinite(query.ijd1) else 0.0]),
                 fits.Column("TIMEDEL", "D", unit="d", array=[0.0]), fits.Column("RATE", "E", unit="count/s", array=[0.0]),
                 fits.Column("ERROR", "E", unit="count/s", array=[0.0]), fits.Column("FRACEXP", "E", array=[0.0])]
-        h = fits.BinTableHDU.from_columns(cols, name="ISGR-SRC.-LCR")
-        for k, v in (("INSTRUME", "IBIS"), ("NAME", name), ("MJDREF", 51544.0), ("TIMEDEL", 0.0),
+        h = fits.BinTableHDU.from_columns(cols, name=naming.extnames.get("lc", "ISGR-SRC.-LCR"))
+        for k, v in (("INSTRUME", naming.instrume), ("NAME", name), ("MJDREF", 51544.0), ("TIMEDEL", 0.0),
                      ("TIMEPIXR", 0.5), ("DUMMY", True)):
             h.header[k] = v
         meta = {"src_name": name, "time_bin": query.time_bin, "time": "TIME", "rate": "RATE", "rate_err": "ERROR"}
-        out["numpy_data_product_list"] = [fits_product(fits.HDUList([prim, h]), "isgri_lc", meta)]
+        out["numpy_data_product_list"] = [fits_product(fits.HDUList([prim, h]), names.get("lc", "isgri_lc"), meta)]
     else:
-        n = 62 if query.channel_grid == "osa10" else 256
+        n = len(inst.channel_edges(query)) - 1
         cols = [fits.Column("CHANNEL", "J", array=np.arange(n)), fits.Column("RATE", "E", unit="count/s", array=np.zeros(n)),
                 fits.Column("STAT_ERR", "E", unit="count/s", array=np.zeros(n))]
         h = fits.BinTableHDU.from_columns(cols, name="SPECTRUM")
-        for k, v in (("INSTRUME", "IBIS"), ("EXPOSURE", 0.0), ("DUMMY", True)):
+        for k, v in (("INSTRUME", naming.instrume), ("EXPOSURE", 0.0), ("DUMMY", True)):
             h.header[k] = v
-        out["numpy_data_product_list"] = [fits_product(fits.HDUList([prim, h]), "isgri_spectrum",
-                                                       {"src_name": name, "product": "isgri_spectrum"})]
+        sname = names.get("spectrum", "isgri_spectrum")
+        out["numpy_data_product_list"] = [fits_product(fits.HDUList([prim, h]), sname,
+                                                       {"src_name": name, "product": sname})]
     return out

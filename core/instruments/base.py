@@ -204,6 +204,10 @@ class Instrument:
         """Good time [s] of pointing-history rows (``min_good_time`` is compared with it)."""
         return np.asarray(rows["ontime"], float) * np.asarray(rows["deadc"], float)
 
+    def channel_edges(self, query: "Query") -> np.ndarray:
+        """Edges [keV] of the spectral channels a query's spectra have."""
+        raise NotImplementedError(f"{self.label} has no spectra")
+
     def error_radius_deg(self, snr) -> np.ndarray:
         """90 % error radius [deg] of a position detected at significance ``snr``."""
         raise NotImplementedError(f"{self.label} does not locate sources")

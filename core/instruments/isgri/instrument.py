@@ -69,6 +69,11 @@ class IsgriInstrument(Instrument):
 
         return product_png(result, name)
 
+    def channel_edges(self, query) -> np.ndarray:
+        from ...spectral.products import channel_edges
+
+        return channel_edges(query.channel_grid, query.rebin)
+
     def error_radius_deg(self, snr) -> np.ndarray:
         from ...imaging.detect import error_radius_deg
 

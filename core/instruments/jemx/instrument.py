@@ -72,6 +72,12 @@ class JemxInstrument(Instrument):
         telapse = (np.asarray(rows["tstop"], float) - np.asarray(rows["tstart"], float)) * 86400.0
         return (telapse - np.clip(np.asarray(rows["gap_len"], float), 0.0, None)) * JEMX_DEADC
 
+    def channel_edges(self, query=None) -> np.ndarray:
+        """The 16 JEM-X spectral channels over 3–35 keV (``channel_grid``/``rebin`` do not apply)."""
+        from .response import spectral_channel_edges
+
+        return np.asarray(spectral_channel_edges(), float)
+
     def error_radius_deg(self, snr) -> np.ndarray:
         from .catalog import error_radius_deg
 

@@ -196,10 +196,8 @@ def _run_fluxes(query, kind, jobs, progress, cancel, workers, archive, store):
 def _spectrum(query, pid, sources, fluxes):
     from ...spectral.products import query_cards, stack_rates
     from .extract import write_spectrum
-    from .response import spectral_channel_edges
-
     unit = int(query.jemx_num)
-    edges = spectral_channel_edges()
+    edges = JEMX.channel_edges(query)
     summary = {"sources": [], "channel_grid": "jemx16", "rebin": 1}
     files: dict[str, bytes] = {}
     cards = {k: v for k, v in query_cards(query, pid).items() if k != "COMMENT"}
@@ -316,7 +314,6 @@ def build_product(query, pid, *, progress, cancel, workers, archive, store):
     if query.product_type not in ("spectrum", "lc"):
         raise QueryError("product_type", f"{query.product_type!r} is not a JEM-X product", "image, spectrum, lc, spectral_fit")
     from ...spectral.products import field_sources, time_edges
-    from .response import spectral_channel_edges
 
     sel = archive.select(query)
     sources, extra = field_sources(query, progress, cancel, workers, archive, store,
@@ -324,7 +321,7 @@ def build_product(query, pid, *, progress, cancel, workers, archive, store):
     rows = {str(i): r for i, r in zip(sel.ids, sel.rows)}
     local = {sid: _in_field(sources, float(r["ra_scx"]), float(r["dec_scx"])) for sid, r in rows.items()}
     if query.product_type == "spectrum":
-        edges = [float(e) for e in spectral_channel_edges()]
+        edges = [float(e) for e in JEMX.channel_edges(query)]
         jobs = [(sid, local[sid], edges) for sid in rows if local[sid]]
     else:
         by_scw = time_edges(query, sel)
