@@ -168,7 +168,7 @@ def test_form_before_a_query(base, d):
     assert not _css(d, "#img-graph")[0].is_displayed()
     # (11) common names resolve offline
     for name, note in (("Sgr A*", "Sgr A*: RA 266.4168°, Dec -29.0078°"), ("M87", "M87: RA 187.7059°, Dec 12.3911°"),
-                       ("1A 0535+262", "A 0535+26: RA 84.7274°"), ("Cyg A", "Cyg A: RA 299.8682°")):
+                       ("A 0535+26", "1A 0535+262: RA 84.7274°"), ("Cyg A", "Cyg A: RA 299.8682°")):
         _type(d, "src_name", name)
         _wait(lambda: note in _text(d, "#resolve-note"), what=f"{name} resolved")
     # (1) sexagesimal RA/Dec without a name: valid, Submit enabled, ScWs counted
@@ -313,12 +313,12 @@ def test_spectrum_ticks_fit_band_pivot_unfolded_refit_and_history(base, d):
     image_id = _wait(lambda: _css(d, "#meta-image .meta"), what="the image's downloads")[0].get_attribute("data-job-id")
     # a second catalogue source, so that another source can be fitted
     add = _css(d, "#cat-add-name")[0]
-    add.send_keys("A 0535+26")
+    add.send_keys("1A 0535+262")
     _css(d, "#cat-add")[0].click()
-    _wait(lambda: any(c.text == "A 0535+26" for c in _css(d, "#cat-table td[data-dash-column=name]")), what="source added")
+    _wait(lambda: any(c.text == "1A 0535+262" for c in _css(d, "#cat-table td[data-dash-column=name]")), what="source added")
     # (3) the spectrum: plain-number energy ticks on its axis, x range following the data
     _radio(d, "product_type", "Spectrum")
-    _wait(lambda: "A 0535+26" in _text(d, "#cat-selected-note") and _enabled(d), what="spectrum query")
+    _wait(lambda: "1A 0535+262" in _text(d, "#cat-selected-note") and _enabled(d), what="spectrum query")
     _css(d, "#submit")[0].click()
     _wait(lambda: _css(d, "#spec-graph .scatterlayer .point"), timeout=150, what="the spectrum")
     ticks = _ticks(d, "spec-graph", "x")
@@ -352,10 +352,10 @@ def test_spectrum_ticks_fit_band_pivot_unfolded_refit_and_history(base, d):
     assert model.startswith("model")
     # fit another catalogue source of the same spectrum
     _css(d, "#fit-source")[0].click()
-    _wait(lambda: [o for o in _css(d, ".dash-dropdown-option") if o.text == "A 0535+26"], what="the option")[0].click()
-    _wait(lambda: "A 0535+26" in _text(d, "#fit-source"), what="A 0535+26 chosen")
+    _wait(lambda: [o for o in _css(d, ".dash-dropdown-option") if o.text == "1A 0535+262"], what="the option")[0].click()
+    _wait(lambda: "1A 0535+262" in _text(d, "#fit-source"), what="1A 0535+262 chosen")
     _css(d, "#fit-go")[0].click()
-    _wait(lambda: "A 0535+26: powerlaw" in _text(d, "#fit-stats"), timeout=150, what="the fit of A 0535+26")
+    _wait(lambda: "1A 0535+262: powerlaw" in _text(d, "#fit-stats"), timeout=150, what="the fit of A 0535+26")
     # product history: reopening the image is instant and shows that very product
     items = _css(d, "#history-list .history-item")
     assert len(items) >= 4
