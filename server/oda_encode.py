@@ -329,18 +329,6 @@ def _named_lc(path: Path, name: str):
     return hdul
 
 
-def _catalog_json(table) -> dict:
-    """The ODA catalogue dict of a source list: ISGRI's columns, or JEM-X's (no NEW_SOURCE
-    or ISGRI_FLAG, as the plugin's ``OsaJemxCatalog``)."""
-    if "RA_FIN" not in table.colnames and "RA_OBJ" in table.colnames:
-        from core.instruments.jemx.catalog import catalog_to_oda_json as jemx_json
-
-        return jemx_json(table)
-    from core.imaging.detect import catalog_to_oda_json
-
-    return catalog_to_oda_json(table)
-
-
 def encode_products(res, order=None) -> dict:
     """The ``products`` entries (without analysis_parameters/api_code) of a finished product.
 
@@ -359,7 +347,7 @@ def encode_products(res, order=None) -> dict:
         meta = {"product": "mosaic", "instrument": res.query.instrument, "src_name": "",
                 "query_parameters": json.dumps(res.query.to_params(), default=str)}
         out["numpy_data_product_list"] = [fits_product(files["mosaic.fits"], names.get("image", "mosaic_image"), meta)]
-        out["catalog"] = _catalog_json(res.data.catalog)
+        out["catalog"] = inst.oda_catalog(res.data.catalog)
     elif res.product_type == "spectrum":
         lst = []
         for name, s in _sources(res.summary, order):

@@ -66,3 +66,27 @@ def test_jemx_lc_through_oda_api(api_url):  # noqa: F811
     (s,) = [p for p in lc._p_list if p.meta_data["src_name"] == "Crab"]
     d = s.data_unit[2].data                            # the LCR is the third HDU (V404 Cyg notebook)
     assert len(d["TIME"]) >= 4 and np.all(d["BRATE"] > 0) and np.all(d["RATE"] > 50)
+
+
+def test_jemx_through_api_v1(api_url):  # noqa: F811
+    import time
+
+    import requests
+
+    body = {"instrument": "jemx", "jemx_num": 1, "product_type": "image", "src_name": "Crab",
+            "scw_list": SCWS, "E1_keV": 3, "E2_keV": 20}
+    r = requests.post(f"{api_url}/api/v1/jobs", json=body, timeout=60)
+    assert r.status_code in (200, 202), r.text
+    jid = r.json()["job_id"]
+    for _ in range(600):
+        rec = requests.get(f"{api_url}/api/v1/jobs/{jid}", timeout=30).json()
+        if rec["status"] not in ("submitted", "progress"):
+            break
+        time.sleep(0.2)
+    assert rec["status"] == "done", rec
+    cat = requests.get(f"{api_url}/api/v1/products/{jid}/catalog", timeout=60).json()
+    assert cat["catalog"][0]["name"] == "Crab"
+    assert cat["oda_catalog"]["cat_column_names"] == ["meta_ID", "src_names", "significance", "ra", "dec", "FLAG",
+                                                      "ERR_RAD"]
+    inst = requests.get(f"{api_url}/api/v1/instruments/jemx", timeout=30).json()
+    assert inst["available"] and "jemx_num" in inst["products"][0]["parameters"]

@@ -204,6 +204,10 @@ class Instrument:
         """Good time [s] of pointing-history rows (``min_good_time`` is compared with it)."""
         return np.asarray(rows["ontime"], float) * np.asarray(rows["deadc"], float)
 
+    def oda_catalog(self, table) -> dict:
+        """The ODA catalogue dict (``cat_column_names``...) of an image's source list."""
+        raise NotImplementedError(f"{self.label} has no source lists")
+
     def channel_edges(self, query: "Query") -> np.ndarray:
         """Edges [keV] of the spectral channels a query's spectra have."""
         raise NotImplementedError(f"{self.label} has no spectra")

@@ -69,6 +69,11 @@ class IsgriInstrument(Instrument):
 
         return product_png(result, name)
 
+    def oda_catalog(self, table) -> dict:
+        from ...imaging.detect import catalog_to_oda_json
+
+        return catalog_to_oda_json(table)
+
     def channel_edges(self, query) -> np.ndarray:
         from ...spectral.products import channel_edges
 

@@ -72,6 +72,12 @@ class JemxInstrument(Instrument):
         telapse = (np.asarray(rows["tstop"], float) - np.asarray(rows["tstart"], float)) * 86400.0
         return (telapse - np.clip(np.asarray(rows["gap_len"], float), 0.0, None)) * JEMX_DEADC
 
+    def oda_catalog(self, table) -> dict:
+        """``OsaJemxCatalog`` columns: no NEW_SOURCE or ISGRI_FLAG."""
+        from .catalog import catalog_to_oda_json
+
+        return catalog_to_oda_json(table)
+
     def channel_edges(self, query=None) -> np.ndarray:
         """The 16 JEM-X spectral channels over 3–35 keV (``channel_grid``/``rebin`` do not apply)."""
         from .response import spectral_channel_edges
