@@ -38,7 +38,7 @@ def _q(**kw):
 def test_crab_image_spectrum_fit_through_run_product(unit):
     crab = sky_model()["Crab"]
     img = run_product(_q(product_type="image", jemx_num=unit, E1_keV=3, E2_keV=20))
-    assert [s.status for s in img.scws] == ["calculated"] * 3
+    assert len(img.scws) == 3 and {s.status for s in img.scws} <= {"calculated", "restored from cache"}
     top = img.summary["catalog"][0]
     assert top["name"] == "Crab" and top["significance"] > 200
     assert _sep_arcmin(top["ra"], top["dec"], crab.ra, crab.dec) < top["err_rad"] * 60.0
