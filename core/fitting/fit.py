@@ -333,14 +333,14 @@ class FitResult:
 # ---------------------------------------------------------------------------------------
 # The problem: data, response and statistic
 # ---------------------------------------------------------------------------------------
-class _Problem:
-    """Folded model and statistic of one spectrum over the selected channel groups."""
+class _Fold:
+    """One dataset folded once: quadrature points and weights of its selected channel groups."""
 
-    def __init__(self, data: SpectrumData, model: Model, emin, emax, stat: str):
+    def __init__(self, data: SpectrumData, emin, emax, stat: str, label: str = ""):
         if data.rmf is None:
-            raise ValueError("the spectrum has no RMF (give --rmf or a RESPFILE in the PHA header)")
-        self.model = model
-        self.stat_type = stat
+            raise ValueError(f"{label + ': ' if label else ''}the spectrum has no RMF "
+                             "(give --rmf or a RESPFILE in the PHA header)")
+        self.label = label
         self.notes: list[str] = []
         g = data.grouped()
         centre = 0.5 * (g.e_min + g.e_max)
@@ -353,7 +353,7 @@ class _Problem:
             sel &= (g.stat_err > 0) | (g.sys_frac * np.abs(g.rate) > 0)
         idx = np.flatnonzero(sel)
         if idx.size == 0:
-            raise ValueError(f"no good channels in {emin}–{emax} keV "
+            raise ValueError(f"{label + ': ' if label else ''}no good channels in {emin}–{emax} keV "
                              f"(spectrum covers {np.nanmin(g.e_min):.1f}–{np.nanmax(g.e_max):.1f} keV)")
         members = [g.members[k] for k in idx]
         cols = data.response_columns()
@@ -390,14 +390,56 @@ class _Problem:
         self.rate = g.rate[idx]
         self.sigma = np.sqrt(g.stat_err[idx] ** 2 + (g.sys_frac[idx] * g.rate[idx]) ** 2)
         self.exposure = float(data.exposure)
+        self.counts = None
         if stat == "cash":
             if not data.poisson or g.counts is None:
-                raise ValueError("cash needs a Poisson spectrum (COUNTS, or POISSERR = T); this one has Gaussian "
-                                 "STAT_ERR (e.g. background-subtracted ISGRI rates): use chi2")
+                raise ValueError(f"{label + ': ' if label else ''}cash needs a Poisson spectrum (COUNTS, or "
+                                 "POISSERR = T); this one has Gaussian STAT_ERR (e.g. background-subtracted ISGRI "
+                                 "rates): use chi2")
             self.counts = g.counts[idx]
+        self.n_bins = idx.size
+
+
+class _Problem:
+    """Folded model and statistic of one spectrum, or of several fitted jointly.
+
+    A joint problem (:meth:`joint`) concatenates the datasets' selected channel groups: the
+    predicted rate of dataset ``d`` is its own folding of the shared model times its constant
+    (a parameter of the :class:`~.models.JointModel`), and the statistic is the sum of the
+    datasets' statistics (each with its own exposure, errors and SYS_ERR).
+    """
+
+    def __init__(self, data: SpectrumData, model: Model, emin, emax, stat: str):
+        self._setup([_Fold(data, emin, emax, stat)], model, stat, [None])
+
+    @classmethod
+    def joint(cls, folds, model: Model, stat: str, factor_indices):
+        """A problem over several :class:`_Fold` with per-dataset constants at ``factor_indices``."""
+        self = cls.__new__(cls)
+        self._setup(list(folds), model, stat, list(factor_indices))
+        return self
+
+    def _setup(self, folds, model, stat, factor_indices):
+        self.model = model
+        self.stat_type = stat
+        self.folds = folds
+        self.factor_indices = factor_indices
+        self.notes = [f"{f.label}: {n}" if len(folds) > 1 else n for f in folds for n in f.notes]
+        stops = np.cumsum([f.n_bins for f in folds])
+        self.block = [slice(int(a), int(b)) for a, b in zip(np.r_[0, stops[:-1]], stops)]
+        cat = lambda name: np.concatenate([getattr(f, name) for f in folds])
+        self.e_min, self.e_max, self.rate, self.sigma = cat("e_min"), cat("e_max"), cat("rate"), cat("sigma")
+        if len(folds) == 1:
+            f = folds[0]
+            self.points, self.weights, self.lo, self.hi, self.resp = f.points, f.weights, f.lo, f.hi, f.resp
+            self.exposure = f.exposure
+        else:
+            self.exposure = np.concatenate([np.full(f.n_bins, f.exposure) for f in folds])
+        if stat == "cash":
+            self.counts = cat("counts")
             self._nlogn = np.where(self.counts > 0, self.counts * np.log(np.where(self.counts > 0, self.counts, 1)), 0.0)
         self.w = 1.0 / self.sigma ** 2
-        self.n_bins = idx.size
+        self.n_bins = int(stops[-1])
         # Fit space: log10 for scale parameters.
         self.log = np.array([p.log for p in model.parameters])
         self.bounds = np.array([(math.log10(p.lo), math.log10(p.hi)) if p.log else (p.lo, p.hi)
@@ -405,6 +447,14 @@ class _Problem:
         self.single = len(model.components) == 1
         self.n_eval = 0
         self.best_seen = (math.inf, None)  # lowest statistic met anywhere (profiles included)
+
+    def fold(self, photon_model, values):
+        """Predicted rates of every selected channel group for ``photon_model(points)``."""
+        out = []
+        for f, k in zip(self.folds, self.factor_indices):
+            m = photon_model(f.points) @ f.weights
+            out.append(m if k is None else m * values[k])
+        return out[0] if len(out) == 1 else np.concatenate(out)
 
     # -- transforms ----------------------------------------------------------------------
     def to_values(self, u):
@@ -418,7 +468,7 @@ class _Problem:
     # -- model and statistic -------------------------------------------------------------
     def predicted(self, values):
         self.n_eval += 1
-        return self.model(self.points, values) @ self.weights
+        return self.fold(lambda e: self.model(e, values), values)
 
     def stat_of(self, m):
         if self.stat_type == "chi2":
@@ -455,7 +505,7 @@ class _Problem:
             if c in elim:
                 vals[-1] = 1.0
             self.n_eval += 1
-            m = comp.evaluate(self.points, *vals) @ self.weights
+            m = self.fold(lambda e, comp=comp, vals=vals: comp.evaluate(e, *vals), v)
             if c in elim:
                 shapes.append(m)
             else:
@@ -470,7 +520,7 @@ class _Problem:
             else:
                 norms, _ = optimize.nnls((M * sw).T, (self.rate - fixed) * sw)
         else:
-            den = M[0].sum() * self.exposure
+            den = np.sum(M[0] * self.exposure)
             norms = np.array([self.counts.sum() / den if den > 0 else 0.0])
         u = np.array(u, float)
         for c, s in zip(elim, norms):
@@ -737,6 +787,20 @@ def fit_spectrum(data: SpectrumData, model="powerlaw", emin=None, emax=None, sta
     if not isinstance(model, Model):
         model = make_model(model, **({} if pivot is None else {"pivot": pivot}))
     prob = _Problem(data, model, emin, emax, stat)
+    return _run_fit(prob, model, stat, fixed, start, bands, errors, emin, emax,
+                    str(data.path.name) if data.path else "", t0)
+
+
+def _scale_of(prob, m, sl=slice(None)):
+    """The factor that best scales predicted rates ``m`` to the data of block ``sl``."""
+    if prob.stat_type == "chi2":
+        den = np.sum(m[sl] * m[sl] * prob.w[sl])
+        return np.sum(m[sl] * prob.rate[sl] * prob.w[sl]) / den if den > 0 else 1.0
+    return np.sum(prob.counts[sl]) / max(np.sum(m[sl] * np.broadcast_to(prob.exposure, m.shape)[sl]), 1e-300)
+
+
+def _run_fit(prob, model, stat, fixed, start, bands, errors, emin, emax, source, t0) -> FitResult:
+    """Best fit, profile errors and band fluxes of a prepared problem (one dataset or several)."""
     names = model.names
     for d, what in ((fixed or {}, "fixed"), (start or {}, "start")):
         for n in d:
@@ -749,22 +813,26 @@ def fit_spectrum(data: SpectrumData, model="powerlaw", emin=None, emax=None, sta
     free = [k for k, n in enumerate(names) if n not in (fixed or {})]
 
     # Put the norms at the right scale before the non-linear search (χ² optimum of one factor).
+    # Joint fits: the norms follow the first dataset (the reference) and each other dataset's
+    # constant starts at its own scale relative to it.
+    factors = [k for k in prob.factor_indices if k is not None]
     m = prob.predicted(prob.to_values(u0))
-    if stat == "chi2":
-        den = np.sum(m * m * prob.w)
-        scale = np.sum(m * prob.rate * prob.w) / den if den > 0 else 1.0
-    else:
-        scale = np.sum(prob.counts) / max(np.sum(m) * prob.exposure, 1e-300)
+    scales = [_scale_of(prob, m, sl) for sl in prob.block]
+    scale = scales[0] if factors else _scale_of(prob, m)
     if scale > 0:
         for k in model.norm_indices:
             if k in free:
                 u0[k] = np.clip(u0[k] + math.log10(scale), *prob.bounds[k])
+        for k, sc in zip(prob.factor_indices, scales):
+            if k is not None and k in free and names[k] not in (start or {}) and sc > 0:
+                u0[k] = np.clip(u0[k] + math.log10(sc / scale), *prob.bounds[k])
 
     # Non-linear shape parameters (energies, temperatures) may have several valleys: start
     # also from 1/3 and 3 times each default and polish the best start.
     starts = [u0]
     for k in free:
-        if prob.log[k] and k not in model.norm_indices and model.names[k] not in (start or {}):
+        if (prob.log[k] and k not in model.norm_indices and k not in factors
+                and model.names[k] not in (start or {})):
             for f in (-math.log10(3.0), math.log10(3.0)):
                 u = u0.copy()
                 u[k] = np.clip(u[k] + f, *prob.bounds[k])
@@ -854,7 +922,7 @@ def fit_spectrum(data: SpectrumData, model="powerlaw", emin=None, emax=None, sta
     result = FitResult(model=model, stat_type=stat, statistic=float(best_stat), dof=prob.n_bins - n_free,
                        parameters=params, fluxes=[], e_min=prob.e_min, e_max=prob.e_max, rate=prob.rate,
                        rate_err=prob.sigma, model_rate=prob.predicted(best_v), emin=emin, emax=emax,
-                       covariance=cov, notes=notes, source=str(data.path.name) if data.path else "",
+                       covariance=cov, notes=notes, source=source,
                        _delta=delta,
                        _flux_sigma=(None if delta is None else
                                     (lambda e1, e2, kind, idx=list(delta[1]), u=best_u.copy():
