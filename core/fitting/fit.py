@@ -51,17 +51,20 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize, stats
 
-from .models import Model, make_model
-from .ogip import SpectrumData
+from .models import JointModel, Model, make_model
+from .ogip import SpectrumData, read_spectrum
 
 __all__ = [
     "DEFAULT_BANDS",
     "DELTA_1SIGMA",
     "DELTA_90",
     "BandFlux",
+    "DatasetResult",
     "FitResult",
     "ParameterResult",
+    "fit_joint",
     "fit_spectrum",
+    "joint_fit_summary",
 ]
 
 DELTA_1SIGMA = 1.0
@@ -213,6 +216,8 @@ class FitResult:
     notes: list = field(default_factory=list)
     seconds: float = 0.0
     source: str = ""
+    #: Joint fits: one :class:`DatasetResult` per dataset (empty for a single spectrum).
+    datasets: list = field(default_factory=list)
     #: (best fit-space vector, indices propagated, their covariance, log mask) for the delta method.
     _delta: tuple | None = field(default=None, repr=False)
     #: (e1, e2, "energy"|"photon") → σ(ln F) from the Hessian in (ln F, other parameters).
@@ -322,12 +327,81 @@ class FitResult:
             "parameters": [p.to_dict() for p in self.parameters],
             "derived": self.derived(),
             "fluxes": [f.to_dict() for f in self.fluxes],
-            "channels": {"e_min_keV": self.e_min.tolist(), "e_max_keV": self.e_max.tolist(),
-                         "rate": self.rate.tolist(), "rate_err": self.rate_err.tolist(),
-                         "model_rate": self.model_rate.tolist()},
+            "channels": self._channels(),
             "notes": list(self.notes), "seconds": self.seconds,
             "flux_errors": "delta method on ln F with the Hessian covariance; parameters pegged at a limit held there",
-        }
+        } | (self._joint_dict() if self.datasets else {})
+
+    def _joint_dict(self) -> dict:
+        """Joint fits: the datasets (their channels and constants) and which dataset each
+        concatenated channel of ``channels`` belongs to."""
+        by_name = {p.name: p for p in self.parameters}
+        labels = [lab for d in self.datasets for lab in [d.label] * int(d.rate.size)]
+        return {"joint": True,
+                "datasets": [d.to_dict(by_name.get(d.constant)) for d in self.datasets],
+                "channels": {**self._channels(), "dataset": labels}}
+
+    def _channels(self) -> dict:
+        return {"e_min_keV": self.e_min.tolist(), "e_max_keV": self.e_max.tolist(),
+                "rate": self.rate.tolist(), "rate_err": self.rate_err.tolist(),
+                "model_rate": self.model_rate.tolist()}
+
+
+@dataclass
+class DatasetResult:
+    """One dataset of a joint fit: its channels, folded model and share of the statistic.
+
+    Attributes
+    ----------
+    label : str
+        Dataset name (``ISGRI``, ``JMX1``…: the PHA's ``DETNAM``/``INSTRUME`` unless given).
+    constant : str
+        Name of its cross-normalisation parameter (``const_<label>``).
+    source : str
+        PHA file name.
+    exposure : float
+        [s].
+    emin, emax : float or None
+        Requested energy range [keV].
+    e_min, e_max, rate, rate_err, model_rate : numpy.ndarray
+        Fitted channel groups: bounds [keV], observed rate and total error [counts/s], best-fit
+        predicted rate (constant included) [counts/s].
+    statistic : float
+        This dataset's part of the total statistic.
+    """
+
+    label: str
+    constant: str
+    source: str
+    exposure: float
+    emin: float | None
+    emax: float | None
+    e_min: np.ndarray
+    e_max: np.ndarray
+    rate: np.ndarray
+    rate_err: np.ndarray
+    model_rate: np.ndarray
+    statistic: float
+
+    @property
+    def residuals(self) -> np.ndarray:
+        """(data − model) / error per channel group."""
+        return (self.rate - self.model_rate) / self.rate_err
+
+    def to_dict(self, constant: ParameterResult | None = None) -> dict:
+        out = {"label": self.label, "source": self.source, "exposure_s": float(self.exposure),
+               "emin_keV": _nan_to_none(self.emin), "emax_keV": _nan_to_none(self.emax),
+               "n_bins": int(self.rate.size), "statistic": _nan_to_none(self.statistic),
+               "constant": constant.to_dict() if constant is not None else {"name": self.constant},
+               "channels": {"e_min_keV": self.e_min.tolist(), "e_max_keV": self.e_max.tolist(),
+                            "rate": self.rate.tolist(), "rate_err": self.rate_err.tolist(),
+                            "model_rate": self.model_rate.tolist(),
+                            "residual_sigma": self.residuals.tolist()}}
+        if out["emin_keV"] is None:
+            del out["emin_keV"]  # no nulls for oda_api's literal_eval of the text products
+        if out["emax_keV"] is None:
+            del out["emax_keV"]
+        return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -930,6 +1004,135 @@ def _run_fit(prob, model, stat, fixed, start, bands, errors, emin, emax, source,
     result.fluxes = [result.flux(a, b) for a, b in bands]
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _dataset(item):
+    """``(SpectrumData, emin, emax, label)`` of one entry of :func:`fit_joint`'s ``datasets``."""
+    emin = emax = label = None
+    if isinstance(item, dict):
+        unknown = set(item) - {"pha", "arf", "rmf", "emin", "emax", "label", "data"}
+        if unknown:
+            raise ValueError(f"datasets: unknown key {sorted(unknown)[0]!r} (use pha, arf, rmf, emin, emax, label)")
+        data = item.get("data")
+        if data is None:
+            if item.get("pha") is None:
+                raise ValueError("datasets: each entry needs a pha (or data)")
+            data = read_spectrum(item["pha"], arf=item.get("arf"), rmf=item.get("rmf"))
+        emin, emax, label = item.get("emin"), item.get("emax"), item.get("label")
+    elif isinstance(item, SpectrumData):
+        data = item
+    elif isinstance(item, (tuple, list)):
+        if not 1 <= len(item) <= 5:
+            raise ValueError("datasets: a tuple entry is (pha[, arf, rmf[, emin, emax]])")
+        if isinstance(item[0], SpectrumData):
+            data, rest = item[0], list(item[1:])
+        else:
+            pha, arf, rmf = (list(item[:3]) + [None, None])[:3]
+            data, rest = read_spectrum(pha, arf=arf, rmf=rmf), list(item[3:])
+        if len(rest) == 2:
+            emin, emax = rest
+        elif rest:
+            raise ValueError("datasets: a tuple entry is (pha[, arf, rmf[, emin, emax]]) or (data, emin, emax)")
+    else:
+        data = read_spectrum(item)
+    if emin is not None and emax is not None and not float(emin) < float(emax):
+        raise ValueError(f"datasets: emin ({emin}) must be below emax ({emax})")
+    if label is None:
+        h = data.header
+        label = str(h.get("DETNAM") or h.get("INSTRUME") or "").strip()
+    return data, (None if emin is None else float(emin)), (None if emax is None else float(emax)), label
+
+
+def fit_joint(datasets, model="powerlaw", stat="chi2", *, fixed: dict | None = None, start: dict | None = None,
+              pivot: float | None = None, bands=DEFAULT_BANDS, errors: bool = True) -> FitResult:
+    """Fit one photon model to several spectra at once (XSPEC's ``constant*model``).
+
+    The physical parameters are shared; each dataset after the first has a free constant
+    ``const_<label>`` multiplying its folded rates (the cross-normalisation of two
+    instruments); the first dataset's constant is frozen at 1, so the fluxes and the norm
+    are the first dataset's (e.g. ISGRI's). Each dataset keeps its own ARF/RMF, exposure,
+    SYS_ERR, quality and channel selection; the statistic (χ² or Cash) is the sum of the
+    datasets'. Errors (1σ, 90 %) of every free parameter, the constants included, come from
+    the profile of the total statistic (see the module notes).
+
+    Parameters
+    ----------
+    datasets : sequence
+        Two or more of: a :class:`~.ogip.SpectrumData`; a PHA path (ARF/RMF from its
+        ``ANCRFILE``/``RESPFILE``); a tuple ``(pha, arf, rmf)`` or ``(pha, arf, rmf, emin, emax)``
+        (``None`` for a response found through the header), or ``(SpectrumData, emin, emax)``;
+        a dict with keys ``pha``/``data``, ``arf``, ``rmf``, ``emin``, ``emax``, ``label``.
+        ``emin``/``emax`` [keV]: channel groups whose centre lies inside (default all good
+        channels, i.e. quality 0).
+    model : str or Model, optional
+        As :func:`fit_spectrum` (``powerlaw``, ``cutoffpl``, ``powerlaw+bbody``…).
+    stat : {"chi2", "cash"}, optional
+    fixed, start : dict, optional
+        Parameter name → value, for the shared parameters and the constants alike
+        (``fixed={"const_JMX1": 1.0}`` ties the normalisations).
+    pivot : float, optional
+        Pivot energy [keV] of the normalisations (default 50).
+    bands : sequence of (float, float), optional
+        Bands [keV] of the reported fluxes.
+    errors : bool, optional
+
+    Returns
+    -------
+    FitResult
+        With :attr:`FitResult.datasets` (one :class:`DatasetResult` each); its ``channels`` are
+        the datasets' concatenated, in dataset order.
+
+    Raises
+    ------
+    ValueError
+        Fewer than two datasets, a bad dataset entry or range, unknown model, statistic or
+        parameter, no channel in a dataset's range, Cash on a non-Poisson spectrum.
+    """
+    t0 = time.perf_counter()
+    if stat not in ("chi2", "cash"):
+        raise ValueError(f"unknown statistic {stat!r} (use chi2 or cash)")
+    entries = [_dataset(item) for item in datasets]
+    if len(entries) < 2:
+        raise ValueError(f"a joint fit needs at least two datasets (got {len(entries)}); use fit_spectrum for one")
+    base = model if isinstance(model, Model) else make_model(model, **({} if pivot is None else {"pivot": pivot}))
+    if isinstance(base, JointModel):
+        base = base.base
+    jm = JointModel(base, [e[3] for e in entries])
+    folds = [_Fold(data, lo, hi, stat, label) for (data, lo, hi, _), label in zip(entries, jm.labels)]
+    prob = _Problem.joint(folds, jm, stat, jm.factor_indices)
+    ref = jm.names[jm.factor_indices[0]]
+    fixed = {**(fixed or {})}
+    if ref in fixed and float(fixed[ref]) != 1.0:
+        raise ValueError(f"fixed: {ref} is the reference dataset's constant and stays 1")
+    fixed[ref] = 1.0
+    los = [e[1] for e in entries if e[1] is not None]
+    his = [e[2] for e in entries if e[2] is not None]
+    source = " + ".join(str(e[0].path.name) if e[0].path else lab for e, lab in zip(entries, jm.labels))
+    result = _run_fit(prob, jm, stat, fixed, start, bands, errors, min(los) if len(los) == len(entries) else None,
+                      max(his) if len(his) == len(entries) else None, source, t0)
+    model_rate = result.model_rate
+    for (data, lo, hi, _), f, sl, k in zip(entries, folds, prob.block, jm.factor_indices):
+        m = model_rate[sl]
+        if stat == "chi2":
+            part = float(np.sum((f.rate - m) ** 2 / f.sigma ** 2))
+        else:
+            mu = m * f.exposure
+            n = f.counts
+            part = float(2.0 * np.sum(mu - n + np.where(n > 0, n * np.log(np.where(n > 0, n, 1) / mu), 0.0)))
+        result.datasets.append(DatasetResult(f.label, jm.names[k], str(data.path.name) if data.path else "",
+                                             f.exposure, lo, hi, f.e_min, f.e_max, f.rate, f.sigma, m, part))
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def joint_fit_summary(datasets, model: str = "powerlaw", *, bands=DEFAULT_BANDS, stat: str = "chi2",
+                      pivot: float | None = None, fixed: dict | None = None) -> dict:
+    """:func:`fit_joint` as the JSON-able dict of :meth:`FitResult.to_dict` (for a product).
+
+    ``datasets``: as :func:`fit_joint` (e.g. ``[(isgri_pha, isgri_arf, isgri_rmf, 20, 100),
+    (jemx_pha, jemx_arf, jemx_rmf, 3, 35)]``, the first being the reference, constant 1).
+    """
+    return fit_joint(datasets, model, stat, bands=bands, pivot=pivot, fixed=fixed).to_dict()
 
 
 def energy_flux_erg(result: FitResult, e1: float, e2: float) -> float:
