@@ -1107,7 +1107,7 @@ def fit_joint(datasets, model="powerlaw", stat="chi2", *, fixed: dict | None = N
     fixed[ref] = 1.0
     los = [e[1] for e in entries if e[1] is not None]
     his = [e[2] for e in entries if e[2] is not None]
-    source = " + ".join(str(e[0].path.name) if e[0].path else lab for e, lab in zip(entries, jm.labels))
+    source = " + ".join(f"{lab}:{e[0].path.name}" if e[0].path else lab for e, lab in zip(entries, jm.labels))
     result = _run_fit(prob, jm, stat, fixed, start, bands, errors, min(los) if len(los) == len(entries) else None,
                       max(his) if len(his) == len(entries) else None, source, t0)
     model_rate = result.model_rate
