@@ -35,6 +35,17 @@ Errors
   100σ source). σ(ln F)² = gᵀ C g with g the numerical gradient of ln F in fit space; the
   1σ / 90 % errors are F·(e^(∓kσ) − 1), k = 1 / 1.645.
 
+Joint fits
+----------
+:func:`fit_joint` fits one model to several spectra (ISGRI and JEM-X of one source, say) as
+XSPEC's ``constant*model``: the physical parameters are shared, each dataset ``d`` has a
+constant ``const_<label>`` (the first, the reference, frozen at 1; the others free, with
+profile errors like any parameter), each dataset keeps its own response, exposure, SYS_ERR,
+quality and energy range, and the statistic is the sum of the datasets' (χ² or Cash). The
+channels of the datasets are concatenated into one problem, so the closed-form norms, the
+profiles and the flux errors below work unchanged; band fluxes are the model's, i.e. on the
+reference dataset's normalisation.
+
 Speed
 -----
 For a single-component model the normalisation is linear and is solved in closed form inside
