@@ -208,3 +208,18 @@ def test_joint_figure_draws_each_dataset(crab_joint, tmp_path):
     assert xs[1].min() < 4.0 and xs[0].min() > 19.0
     assert len(axu.containers) == 2
     assert spectrum_png(crab_joint, tmp_path / "j.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_joint_fit(crab_sets, crab_joint, tmp_path, capsys):
+    from core.cli import main
+
+    (pha, _, _), (jpha, _, _) = crab_sets
+    out = tmp_path / "joint.json"
+    rc = main(["fit", str(pha), "--emin", "20", "--emax", "100", "--joint", f"{jpha}:3-35", "--json", str(out)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "const_JMX1" in text and "JMX1 (" in text
+    d = json.loads(out.read_text())
+    assert d["parameters"] == crab_joint.to_dict()["parameters"]
+    assert main(["fit", str(pha), "--joint", f"{jpha}:35-3"]) == 2
+    assert "joint" in capsys.readouterr().err
