@@ -412,7 +412,9 @@ def json_schema(p: Param) -> dict:
     if p.choices is not None and p.type != "list":
         s["enum"] = list(p.choices)
     elif p.type in ("number", "integer", "angle"):
-        if p.minimum is not None:
+        if p.zero and not p.default:  # 0 is a value of its own (one point per ScW), below the range
+            s["minimum"] = 0.0
+        elif p.minimum is not None:
             s["exclusiveMinimum" if p.lo_open else "minimum"] = p.minimum
         if p.maximum is not None:
             s["maximum"] = p.maximum
@@ -421,14 +423,15 @@ def json_schema(p: Param) -> dict:
     text = p.help
     if p.type == "list" and p.choices is not None:
         text += f" ({p.allowed()})"
-    elif p.zero or p.type == "catalog":
-        text += f"; allowed: {p.allowed()}" if p.zero else ""
+    elif p.zero:
+        text += f"; allowed: {p.allowed()}"
     s["description"] = text
     if p.example:
         s["example"] = p.example
     if p.oda_default is not None:
         s["x-oda-default"] = p.oda_default
-    s["x-allowed"] = p.allowed()
+    if p.allowed():
+        s["x-allowed"] = p.allowed()
     return s
 
 
