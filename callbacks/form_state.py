@@ -22,7 +22,8 @@ import math
 from urllib.parse import parse_qsl, urlencode
 
 from core.errors import QueryError
-from core.params import TABLE, check_served, param, served_instruments
+from core import params as table
+from core.params import TABLE, check_served, param
 from core.query import Query
 
 __all__ = ["FIELDS", "DEFAULTS", "instrument_defaults", "INSTRUMENT_FIELDS", "form_params", "validate",
@@ -78,7 +79,7 @@ def instrument_options() -> list[dict]:
     from core.instruments.base import get_instrument
 
     out = []
-    for name in served_instruments():
+    for name in table.served_instruments():
         inst = get_instrument(name, None)
         out.append({"label": INSTRUMENT_LABELS.get(name, inst.label if inst is not None else name), "value": name})
     return out

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-from core.params import INSTRUMENTS, param, served_instruments
+from core import params as table
+from core.params import INSTRUMENTS, param
 
 from . import ids
 from .ids import PRODUCT_LABELS
@@ -81,7 +82,7 @@ def query_panel(values: dict) -> html.Form:
     def field(name, label, control, hint=None, extra_class=""):
         return _field(name, label, control, hint, extra_class, inst)
 
-    joint = [c for c in param("joint_instruments").choices if c in served_instruments()]
+    joint = [c for c in param("joint_instruments").choices if c in table.served_instruments()]
     return html.Div([
         html.H2("Query", className="panel-title"),
         html.Fieldset([
