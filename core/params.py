@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 import astropy.units as u
 
 from .errors import QueryError
+from .timeutil import T_FORMATS
 
 __all__ = ["Param", "TABLE", "param", "params", "used_by", "parameter_names", "query_field_names", "INSTRUMENTS",
            "PRODUCTS", "CHANNEL_GRIDS", "SPECTRAL_MODELS", "ACS_SPECTRA", "DATA_RIGHTS", "OSA_VERSIONS",
@@ -256,7 +257,7 @@ TABLE: tuple[Param, ...] = (
           example="2003-03-15T00:00:00"),
     Param("T2", "time", "end time, in T_format (after T1)", selects=True, example="2003-04-15T00:00:00",
           per_instrument={"spi_acs": dict(help="end time; 5 s ≤ T2 − T1 ≤ 20000 s")}),
-    Param("T_format", "string", "format of T1/T2", default="isot", choices=("isot", "mjd", "ijd"), selects=True,
+    Param("T_format", "string", "format of T1/T2", default="isot", choices=T_FORMATS, selects=True,
           noun="time format"),
     Param("T0", "time", "instead of T1/T2: trigger time, in T_format (T1 = T0 − window, T2 = T0 + window)",
           role="alias", products=("lc",), instruments=("spi_acs",), form=False),

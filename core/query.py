@@ -2,9 +2,11 @@
 
 Parameter names are those of the ODA dispatcher (``RA``, ``DEC``, ``T1``, ``T2``,
 ``T_format``, ``radius``, ``max_pointings``, ``scw_list``, ``E1_keV``, ``E2_keV``,
-``detection_threshold``, ``time_bin``...), so ODA users' requests map one to one.
-:meth:`Query.canonical` is the normal form that, with the code and data versions, hashes to
-the product id.
+``detection_threshold``, ``time_bin``, ``jemx_num``...), so ODA users' requests map one to
+one; their types, defaults, ranges per instrument and the products that use them are those of
+the parameter table, :data:`core.params.TABLE`. :meth:`Query.canonical` is the normal form
+that, with the code and data versions, hashes to the product id: only the parameters the
+product of that instrument uses enter it.
 
 Examples
 --------
@@ -24,7 +26,7 @@ import numpy as np
 
 from .errors import QueryError
 from .params import (ACS_SPECTRA, CHANNEL_GRIDS, DATA_RIGHTS, INSTRUMENTS, OSA_VERSIONS, PRODUCTS, SPECTRAL_MODELS,
-                     TABLE, param, query_field_names, used_by)
+                     TABLE, param, used_by)
 from .timeutil import T_FORMATS, parse_time, time_to_ijd
 
 __all__ = ["Query", "INSTRUMENTS", "PRODUCTS", "LIMITS", "DATA_RIGHTS", "DEFAULT_RADIUS", "ACS_SPECTRA", "INPUT_ALIASES",
@@ -59,8 +61,7 @@ INPUT_ALIASES = tuple(p.name for p in TABLE if p.role == "alias")
 
 def _d(name):
     """The dataclass default: the table's (for the default instrument)."""
-    d = param(name).default
-    return d
+    return param(name).at("isgri").default
 
 
 def _parse_angle(name, value, is_ra):
@@ -118,7 +119,7 @@ class Query:
     systematic_fraction: float = _d("systematic_fraction")
     spectral_model: str = _d("spectral_model")
     #: Instruments whose spectra ``spectral_fit`` fits together (the query's own first).
-    joint_instruments: tuple[str, ...] = ("isgri",)
+    joint_instruments: tuple[str, ...] = _d("joint_instruments")
     #: SPI-ACS: spectrum assumed for fluences and upper limits (see ACS_SPECTRA).
     acs_spectrum: str = _d("acs_spectrum")
     radius: float = _d("radius")

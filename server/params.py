@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from core import params as table
 from core.errors import QueryError
 from core.params import INSTRUMENTS, OSA_VERSIONS, PRODUCTS, check_served, json_schema, served_instruments
-from core.query import INPUT_ALIASES, Query
+from core.query import Query
 
 __all__ = ["OSA_VERSIONS", "osa_channel_grid", "catalog_order", "ODA_DEFAULT_TIME_BIN", "ODA_PRODUCTS", "AVAILABLE_INSTRUMENTS", "CONTROL_FIELDS", "ACCEPTED_IGNORED", "query_from_oda",
            "oda_product_name", "parameter_specs", "oda_par_names", "query_from_json", "EXTRA_FIELDS"]
