@@ -141,7 +141,8 @@ def main():
                "how": "server: the job record (GET /api/v1/jobs/<id>, polled at 50 Hz) first lists a finished ScW; "
                       "browser: the map's title first says 'in progress'"},
            "query": QUERY, "browser": "headless Chromium 1280x800, server: python app.py (Werkzeug), loopback",
-           "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+           "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine_cores": os.cpu_count(),
+           "load_average_1min_at_end": round(os.getloadavg()[0], 2)}
     print(json.dumps(out, indent=1))
     res = ROOT / "benchmarks" / "results"
     res.mkdir(parents=True, exist_ok=True)

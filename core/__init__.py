@@ -9,4 +9,4 @@ __all__ = ["__version__", "CODE_VERSION"]
 __version__ = "0.1.0"
 
 #: Bumped whenever a change alters the numbers any product contains; part of every product id.
-CODE_VERSION = "0.2.0"
+CODE_VERSION = "0.3.0"

@@ -11,88 +11,37 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM, DRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(not (Path(CHROMIUM).exists() and DRIVER), reason="needs chromium and chromedriver")
+from tests._browser import app_server, chrome, needs_browser, wait
+
+pytestmark = needs_browser
 
 CRAB = "src_name=Crab&T1=2003-03-01&T2=2003-04-30&max_pointings=3"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
-    port = _free_port()
-    env = dict(os.environ, ODA_PORT=str(port), ODA_PUBLIC_MAX_SCW="50", ODA_WORKERS="1")
-    env.pop("ODA_JWT_SECRET", None)
-    # The server's log goes to a file: a pipe nobody reads fills up and blocks the server.
-    log = open(tmp_path_factory.mktemp("app") / "app.log", "w+b")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(url + "/", timeout=5).read()
-            break
-        except OSError:
-            assert proc.poll() is None, Path(log.name).read_text()[-3000:]
-            assert time.time() < deadline, "app did not start"
-            time.sleep(0.3)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with app_server(tmp_path_factory.mktemp("app"), drop_env=("ODA_JWT_SECRET",), ODA_PUBLIC_MAX_SCW="50",
+                    ODA_WORKERS="1") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def d():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-
-    opts = Options()
-    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900"):
-        opts.add_argument(a)
-    opts.binary_location = CHROMIUM
-    drv = webdriver.Chrome(options=opts)
-    drv.set_page_load_timeout(60)
-    yield drv
-    drv.quit()
+    with chrome() as drv:
+        yield drv
 
 
 # -- helpers -------------------------------------------------------------------------------------
 def _wait(fn, timeout=60, poll=0.15, what="condition"):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        try:
-            v = fn()
-            if v:
-                return v
-        except Exception as exc:  # not there yet, stale, ...
-            last = exc
-        time.sleep(poll)
-    raise AssertionError(f"timed out waiting for {what} ({last!r})")
+    return wait(fn, timeout=timeout, poll=poll, what=what)
 
 
 def _css(d, sel):
@@ -168,7 +117,7 @@ def test_form_before_a_query(base, d):
     assert not _css(d, "#img-graph")[0].is_displayed()
     # (11) common names resolve offline
     for name, note in (("Sgr A*", "Sgr A*: RA 266.4168°, Dec -29.0078°"), ("M87", "M87: RA 187.7059°, Dec 12.3911°"),
-                       ("1A 0535+262", "A 0535+26: RA 84.7274°"), ("Cyg A", "Cyg A: RA 299.8682°")):
+                       ("A 0535+26", "1A 0535+262: RA 84.7274°"), ("Cyg A", "Cyg A: RA 299.8682°")):
         _type(d, "src_name", name)
         _wait(lambda: note in _text(d, "#resolve-note"), what=f"{name} resolved")
     # (1) sexagesimal RA/Dec without a name: valid, Submit enabled, ScWs counted
@@ -333,12 +282,12 @@ def test_spectrum_ticks_fit_band_pivot_unfolded_refit_and_history(base, d):
     image_id = _wait(lambda: _css(d, "#meta-image .meta"), what="the image's downloads")[0].get_attribute("data-job-id")
     # a second catalogue source, so that another source can be fitted
     add = _css(d, "#cat-add-name")[0]
-    add.send_keys("A 0535+26")
+    add.send_keys("1A 0535+262")
     _css(d, "#cat-add")[0].click()
-    _wait(lambda: any(c.text == "A 0535+26" for c in _css(d, "#cat-table td[data-dash-column=name]")), what="source added")
+    _wait(lambda: any(c.text == "1A 0535+262" for c in _css(d, "#cat-table td[data-dash-column=name]")), what="source added")
     # (3) the spectrum: plain-number energy ticks on its axis, x range following the data
     _radio(d, "product_type", "Spectrum")
-    _wait(lambda: "A 0535+26" in _text(d, "#cat-selected-note") and _enabled(d), what="spectrum query")
+    _wait(lambda: "1A 0535+262" in _text(d, "#cat-selected-note") and _enabled(d), what="spectrum query")
     _css(d, "#submit")[0].click()
     _wait(lambda: _css(d, "#spec-graph .scatterlayer .point"), timeout=150, what="the spectrum")
     ticks = _ticks(d, "spec-graph", "x")
@@ -372,10 +321,10 @@ def test_spectrum_ticks_fit_band_pivot_unfolded_refit_and_history(base, d):
     assert model.startswith("model")
     # fit another catalogue source of the same spectrum
     _css(d, "#fit-source")[0].click()
-    _wait(lambda: [o for o in _css(d, ".dash-dropdown-option") if o.text == "A 0535+26"], what="the option")[0].click()
-    _wait(lambda: "A 0535+26" in _text(d, "#fit-source"), what="A 0535+26 chosen")
+    _wait(lambda: [o for o in _css(d, ".dash-dropdown-option") if o.text == "1A 0535+262"], what="the option")[0].click()
+    _wait(lambda: "1A 0535+262" in _text(d, "#fit-source"), what="1A 0535+262 chosen")
     _css(d, "#fit-go")[0].click()
-    _wait(lambda: "A 0535+26: powerlaw" in _text(d, "#fit-stats"), timeout=150, what="the fit of A 0535+26")
+    _wait(lambda: "1A 0535+262: powerlaw" in _text(d, "#fit-stats"), timeout=150, what="the fit of A 0535+26")
     # product history: reopening the image is instant and shows that very product
     items = _css(d, "#history-list .history-item")
     assert len(items) >= 4

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import time
 
 import numpy as np
 import pytest
@@ -252,18 +251,14 @@ def test_simulated_power_law_matches_folded_response():
     assert chi2 < dof + 8 * math.sqrt(2 * dof), f"chi2 {chi2:.1f} for {dof}"
 
 
-def test_sampler_speed_and_types():
+def test_sampler_types():
+    # Its speed (≈0.12 s for 5e6 photons) is measured by benchmarks/bench_archive.py, not here.
     rng = np.random.default_rng(3)
-    e = rng.uniform(15.0, 300.0, 5_000_000)
-    R.sample_measured_energy(e[:10], 500, rng)            # build the lookup tables once
-    t0 = time.perf_counter()
+    e = rng.uniform(15.0, 300.0, 200_000)
     m = R.sample_measured_energy(e, 500, rng)
     acc = R.low_threshold_acceptance(m, 500)
-    elapsed = time.perf_counter() - t0
     assert m.dtype == np.float32 and acc.dtype == np.float32
     assert np.all((acc >= 0) & (acc <= 1))
-    # ≈0.12 s on the reference machine; a loose bound so that a loaded CI cannot trip it.
-    assert elapsed < 1.0, f"{elapsed:.2f} s for 5e6 photons"
     two_d = R.sample_measured_energy(np.full((3, 4), 50.0), 500, rng)
     assert two_d.shape == (3, 4)
 

@@ -61,6 +61,8 @@ R90_SYS_ARCMIN = 0.3
 
 #: Minimum separation of two peaks (pixels): 2.5 PSF σ, two sources closer blend into one.
 _MIN_SEP_PIX = 3.0
+#: Peak pixels down to this fraction of the threshold are fitted (see :func:`detect_sources`).
+CANDIDATE_FRACTION = 0.8
 #: Half-size of the fitting box (7×7 pixels: ±2.5 PSF σ).
 _FIT_HALF = 3
 #: Uncovered pixels within this distance make a source "near the edge".
@@ -334,8 +336,8 @@ def detect_sources(images: SkyImages, *, threshold: float = 7.0, catalog=None, t
         Columns :data:`SRCL_COLUMNS`, sorted by DETSIG descending. RA_OBJ/DEC_OBJ are the
         catalogue position for identified sources and the fitted one for new ones; RA_FIN/
         DEC_FIN the fitted position; DETSIG, FLUX, FLUX_ERR the bilinear significance,
-        intensity and √variance at the fitted position (DETSIG may thus fall slightly below
-        the threshold that the peak pixel passed); ERR_RAD the 90 % radius (deg,
+        intensity and √variance at the fitted position (a source is kept when its peak pixel
+        or its PSF-fit DETSIG passes the threshold); ERR_RAD the 90 % radius (deg,
         :func:`error_radius_deg`); NEW_SOURCE 1 for unidentified sources (named NEW_1, NEW_2, …
         by decreasing significance), else 0; ISGRI_FLAG 2 for catalogue sources, 1 for new
         ones (as ODA's catalogues); FLAG bits :data:`FLAG_EDGE`, :data:`FLAG_FORCED`.
@@ -357,7 +359,11 @@ def detect_sources(images: SkyImages, *, threshold: float = 7.0, catalog=None, t
 
     # 1. peaks, PSF fits, measurements at the fitted positions
     dets = []
-    for iy, ix in find_peaks(sig, threshold):
+    # Resampling onto the mosaic grid lowers peak pixels (by up to ~20% for a source between
+    # pixel centres), so a source whose PSF-fit significance passes the threshold can have a
+    # peak pixel below it: candidates are taken from a lower pixel level and kept if either
+    # the peak pixel or the PSF fit passes the threshold.
+    for iy, ix in find_peaks(sig, threshold * CANDIDATE_FRACTION):
         fx, fy, _amp = fit_peak(sig, iy, ix, psf_sigma_pix)
         s = _sample(sig, fx, fy)[0]
         if not np.isfinite(s):
@@ -366,6 +372,8 @@ def detect_sources(images: SkyImages, *, threshold: float = 7.0, catalog=None, t
         f, fe = point_source_flux(inten, var, fx, fy)
         if np.isfinite(f) and np.isfinite(fe) and fe > 0:
             s = f / fe
+        if max(s, float(sig[iy, ix])) < threshold:
+            continue
         dets.append({"x": fx, "y": fy, "DETSIG": float(s), "FLUX": float(f), "FLUX_ERR": float(fe),
                      "FLAG": flag_at(fx, fy)})
     if dets:
