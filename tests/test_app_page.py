@@ -164,6 +164,26 @@ def test_form_before_a_query(base, d):
     _wait(lambda: "allowed: 1–50 without a token" in _text(d, "#q-max_pointings-error"), what="same range when out of range")
 
 
+def test_fields_and_hints_follow_the_parameter_table(base, d):
+    """Hints, refusals and the fields shown per instrument are the parameter table's (issue 13)."""
+    from callbacks.form_state import field_hint
+    from core.params import param
+
+    d.get(base + "/")
+    _wait(lambda: _enabled(d), what="a valid ISGRI query")
+    assert "not yet" not in _text(d, ".field-instrument") and "IBIS/ISGRI" in _text(d, ".field-instrument")
+    assert not _css(d, ".field-jemx_num")[0].is_displayed()  # JEM-X only
+    assert _text(d, "#q-E1_keV-hint") == field_hint("E1_keV", "isgri")
+    _type(d, "E1_keV", "5")
+    _wait(lambda: param("E1_keV").at("isgri").allowed() in _text(d, "#q-E1_keV-error"), what="the table's range")
+    _wait(lambda: not _enabled(d), what="Submit disabled")
+    _type(d, "E1_keV", "20")
+    d.get(base + "/?instrument=spi_acs&product_type=lc")  # no times: nothing runs (no job to reattach to later)
+    _wait(lambda: _text(d, "#q-E1_keV-hint") == field_hint("E1_keV", "spi_acs"), what="the SPI-ACS band's hint")
+    _wait(lambda: not _css(d, "details.fieldset-details")[0].is_displayed(), what="no ScW fields for SPI-ACS")
+    assert _css(d, ".field-acs_spectrum")[0].is_displayed() and not _css(d, ".field-radius")[0].is_displayed()
+
+
 # -- 2: a fresh image: Enter, progressive mosaic, log, WCS grid and zoom, downloads, history ----------
 def test_fresh_image_progressive_grid_zoom_log_downloads_history(base, d):
     from astropy.io import fits

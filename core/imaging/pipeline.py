@@ -255,23 +255,10 @@ def _mean_pointing(rows) -> tuple[float, float]:
 
 
 def reproduce_command(query: Query) -> str:
-    """The ``python -m core`` command line that rebuilds this product."""
-    p = query.to_params()
-    command = {"image": "image", "spectrum": "spectrum", "lc": "lc", "spectral_fit": "spectrum"}[query.product_type]
-    keys = ["src_name", "RA", "DEC", "T1", "T2", "T_format", "radius", "max_pointings", "scw_list",
-            "E1_keV", "E2_keV", "min_good_time"]
-    keys += {"image": ["detection_threshold"], "spectrum": ["channel_grid", "rebin", "detection_threshold"],
-             "lc": ["time_bin", "time_bin_format", "detection_threshold"],
-             "spectral_fit": ["channel_grid", "rebin", "spectral_model", "detection_threshold"]}[query.product_type]
-    parts = [f"python -m core {command}"]
-    for k in keys:
-        if k in p:
-            v = ",".join(p[k]) if isinstance(p[k], list) else p[k]
-            parts.append(f"--{k} {json.dumps(v) if isinstance(v, str) and (' ' in v or not v) else v}")
-    if query.selected_catalog and query.product_type != "image":
-        cat = json.dumps([{"name": n, "ra": ra, "dec": dec} for n, ra, dec in query.selected_catalog])
-        parts.append("--selected_catalog '" + cat.replace("'", "'\\''") + "'")
-    return " ".join(parts)
+    """The ``python -m core`` command line that rebuilds this product (from the parameter table)."""
+    from ..params import reproduce_command as from_table
+
+    return from_table(query)
 
 
 def _write_files(images, catalog, query, statuses, key) -> dict[str, bytes]:
