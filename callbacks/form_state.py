@@ -3,7 +3,8 @@
 Like glue's viewer state objects, this module knows nothing of the GUI: the controllers in
 ``callbacks/`` bind Dash components to these functions, and tests call them directly.
 
-* :data:`FIELDS` — the form's fields, in the ODA parameter names of :class:`core.query.Query`;
+* :data:`FIELDS` — the form's fields: the parameters of :data:`core.params.TABLE` the page
+  offers, in their ODA names; :func:`field_hint` their hints, per instrument;
 * :func:`form_params` — the non-empty values of a form, as query parameters;
 * :func:`validate` — every bad field with its message and allowed range (not only the first);
 * :func:`params_from_search` / :func:`share_search` — URL query strings in and out;
@@ -21,40 +22,86 @@ import math
 from urllib.parse import parse_qsl, urlencode
 
 from core.errors import QueryError
-from core.query import LIMITS, Query
+from core import params as table
+from core.params import TABLE, check_served, param
+from core.query import Query
 
-__all__ = ["FIELDS", "DEFAULTS", "instrument_defaults", "form_params", "validate", "params_from_search", "share_search",
-           "preset", "PRESETS", "energy_range_text", "catalog_rows_param", "convert_time", "time_limits",
-           "public_limit_error", "max_pointings_hint", "FIT_BAND", "fit_band_note"]
+__all__ = ["FIELDS", "DEFAULTS", "instrument_defaults", "INSTRUMENT_FIELDS", "form_params", "validate",
+           "params_from_search", "share_search", "preset", "PRESETS", "energy_range_text", "catalog_rows_param",
+           "convert_time", "time_limits", "public_limit_error", "max_pointings_hint", "FIT_BAND", "fit_band",
+           "fit_band_note", "field_hint", "HINT_FIELDS", "instrument_options", "INSTRUMENT_LABELS", "form_value"]
 
 #: Default band of a spectral fit, per instrument: where the ISGRI response is calibrated
-#: (the ARF is validated against OSA over 20–300 keV), not the 20–40 keV of an image.
+#: (the ARF is validated against OSA over 20–300 keV), not the 20–40 keV of an image; other
+#: instruments fit over their whole range (:func:`fit_band`).
 FIT_BAND = {"isgri": (20.0, 300.0)}
 
-#: Form fields, in the query's parameter names (``selected_catalog`` comes from the sources table).
-FIELDS = ("src_name", "RA", "DEC", "T1", "T2", "T_format", "instrument", "product_type", "E1_keV", "E2_keV",
-          "radius", "max_pointings", "min_good_time", "scw_list", "detection_threshold", "time_bin",
-          "time_bin_format", "channel_grid", "rebin", "spectral_model")
+#: Form fields: the query parameters of the table the page offers (``selected_catalog``
+#: comes from the sources table), in table order.
+FIELDS = tuple(p.name for p in TABLE if p.role == "query" and p.form)
 
-#: What an empty page shows: a small, quick Crab image.
-DEFAULTS = {"src_name": "Crab", "RA": "", "DEC": "", "T1": "2003-03-01", "T2": "2003-04-30", "T_format": "isot",
-            "instrument": "isgri", "product_type": "image", "E1_keV": 20, "E2_keV": 40, "radius": 10,
-            "max_pointings": 4, "min_good_time": 1000, "scw_list": "", "detection_threshold": 7,
-            "time_bin": 0, "time_bin_format": "sec", "channel_grid": "osa11", "rebin": 1,
-            "spectral_model": "powerlaw"}
+#: Names of the instruments in the page's select (the registry's label for any other).
+INSTRUMENT_LABELS = {"isgri": "IBIS/ISGRI", "jemx": "JEM-X", "spi_acs": "SPI-ACS (all-sky light curve)"}
+
+
+def form_value(value):
+    """A table value as the form holds it (lists for checklists, "" for none)."""
+    if value is None:
+        return ""
+    return list(value) if isinstance(value, tuple) else value
+
+
+#: What an empty page shows: a small, quick Crab image (the table's defaults for the rest).
+DEFAULTS = {**{k: form_value(param(k).at("isgri").default) for k in FIELDS},
+            "src_name": "Crab", "T1": "2003-03-01", "T2": "2003-04-30", "radius": 10, "max_pointings": 4}
+DEFAULTS["scw_list"] = ""
+
+#: Fields whose default depends on the instrument (reset when the instrument changes).
+INSTRUMENT_FIELDS = tuple(p.name for p in TABLE if p.name in FIELDS and p.name != "product_type"
+                          and any("default" in over for over in p.per_instrument.values()))
+#: Fields whose hint depends on the instrument (rewritten when the instrument changes).
+HINT_FIELDS = tuple(p.name for p in TABLE if p.name in FIELDS and p.name not in ("max_pointings", "instrument")
+                    and (p.choices is None or p.name == "spectral_model") and any(k in over for over in p.per_instrument.values()
+                            for k in ("minimum", "maximum", "default", "choices", "step", "zero")))
+
 
 def instrument_defaults(instrument: str | None) -> dict:
-    """Field values a registered instrument (SPI-ACS) starts with instead of the ISGRI ones."""
+    """Field values an instrument starts with instead of the page's (ISGRI) ones."""
+    instrument = (instrument or "isgri").strip().lower()
+    if instrument == "isgri" or instrument not in param("instrument").choices:
+        return {}
+    return {k: form_value(param(k).at(instrument).default) for k in INSTRUMENT_FIELDS
+            if param(k).uses(None, instrument)}
+
+
+def instrument_options() -> list[dict]:
+    """The instrument select: the instruments served (the registry's)."""
     from core.instruments.base import get_instrument
 
-    inst = get_instrument(instrument or "isgri", None)
-    if inst is None:
-        return {}
-    out = {"E1_keV": inst.default_band_keV[0], "E2_keV": inst.default_band_keV[1],
-           "detection_threshold": inst.default_threshold}
-    if inst.time_binning is not None:
-        out["time_bin"] = inst.time_binning.default
+    out = []
+    for name in table.served_instruments():
+        inst = get_instrument(name, None)
+        out.append({"label": INSTRUMENT_LABELS.get(name, inst.label if inst is not None else name), "value": name})
     return out
+
+
+def field_hint(name: str, instrument: str | None = None) -> str:
+    """The hint under a form field: the table's allowed values and default for ``instrument``
+    (what an out-of-range value's error says is allowed)."""
+    if name == "max_pointings":
+        return max_pointings_hint()  # the API's public limit, which the page serves
+    p = param(name).at(instrument or "isgri")
+    if name in ("T1", "T2", "src_name", "scw_list", "instrument"):
+        return p.help if name == "scw_list" else ""
+    if name == "spectral_model":
+        return p.allowed() + "; sums with +"
+    if name == "joint_instruments":
+        return "fitted together, with a free cross-normalisation"
+    if p.choices is not None:
+        return ""  # the control offers the choices
+    if name in ("RA", "DEC"):
+        return p.allowed() + " deg, or sexagesimal"
+    return p.hint()
 
 
 #: Presets of the time fields (isot); ``revolution`` is computed by :func:`preset`.
@@ -81,15 +128,15 @@ def form_params(values: dict, selected_catalog=None) -> dict:
     p = {k: (v.strip() if isinstance(v, str) else v) for k, v in values.items() if k in FIELDS and not _blank(v)}
     if "scw_list" in p:
         p["scw_list"] = ",".join(s for s in str(p["scw_list"]).replace("\n", ",").replace(" ", ",").split(",") if s)
+    if isinstance(p.get("joint_instruments"), (list, tuple)):
+        p["joint_instruments"] = ",".join(p["joint_instruments"])
     product = p.get("product_type", "image")
-    if product != "lc":
-        p.pop("time_bin", None), p.pop("time_bin_format", None)
-    if product not in ("spectrum", "spectral_fit"):
-        p.pop("channel_grid", None), p.pop("rebin", None)
-    if product != "spectral_fit":
-        p.pop("spectral_model", None)
+    instrument = str(p.get("instrument") or "isgri").strip().lower()
+    if instrument in param("instrument").choices:  # fields this product of this instrument ignores stay out
+        p = {k: v for k, v in p.items() if param(k).uses(product if product in param("product_type").choices
+                                                          else None, instrument)}
     rows = catalog_rows_param(selected_catalog)
-    if rows and product != "image":
+    if rows and param("selected_catalog").uses(product, instrument):
         p["selected_catalog"] = rows
     return p
 
@@ -116,6 +163,10 @@ def validate(params: dict, *, max_rounds: int = 12) -> tuple[Query | None, dict]
     """
     p = dict(params)
     errors: dict = {}
+    try:
+        check_served(p.get("instrument", "isgri"))
+    except QueryError as exc:
+        errors["instrument"] = {"message": exc.message, "allowed": exc.allowed or ""}
     for _ in range(max_rounds):
         try:
             q = Query.from_params(p)
@@ -184,7 +235,7 @@ def convert_time(value, from_format: str, to_format: str) -> str | None:
 
 def max_pointings_hint() -> str:
     """The max_pointings range the page may use (the API's public limit: no token here)."""
-    lo = LIMITS["max_pointings"][0]
+    lo = param("max_pointings").minimum
     return f"{lo}–{public_max_pointings()} without a token"
 
 
@@ -192,7 +243,7 @@ def public_max_pointings() -> int:
     from core.config import get_settings
     from server.auth import public_max_scw
 
-    return min(public_max_scw(), get_settings().max_scw, LIMITS["max_pointings"][1])
+    return min(public_max_scw(), get_settings().max_scw, param("max_pointings").maximum)
 
 
 def public_limit_error(query: Query) -> dict | None:
@@ -217,16 +268,28 @@ def fit_band_note(values: dict) -> str:
         e1, e2 = float(values.get("E1_keV")), float(values.get("E2_keV"))
     except (TypeError, ValueError):
         return ""
-    lo, hi = FIT_BAND.get(values.get("instrument") or "isgri", FIT_BAND["isgri"])
+    lo, hi = fit_band(values.get("instrument"))
     if e2 / e1 < 3:
         return (f"The fit will use only {e1:g}–{e2:g} keV (a few channels); fluxes outside it are extrapolated. "
                 f"The instrument's spectral range is {lo:g}–{hi:g} keV.")
     return f"The fit uses {e1:g}–{e2:g} keV."
 
 
+def fit_band(instrument: str | None) -> tuple[float, float]:
+    """The band a spectral fit starts with on the page: FIT_BAND, else the instrument's range."""
+    instrument = instrument if instrument in param("instrument").choices else "isgri"
+    if instrument in FIT_BAND:
+        return FIT_BAND[instrument]
+    p = param("E1_keV").at(instrument)
+    return (p.minimum, p.maximum)
+
+
 def energy_range_text(instrument: str) -> str:
-    lo, hi = LIMITS["E_keV"].get(instrument, LIMITS["E_keV"]["isgri"])
-    return f"{lo:g}–{hi:g} keV for {instrument}"
+    """The band's allowed range for ``instrument`` (as E1_keV/E2_keV errors give it)."""
+    instrument = instrument if instrument in param("instrument").choices else "isgri"
+    p = param("E1_keV").at(instrument)
+    label = INSTRUMENT_LABELS.get(instrument, instrument).split(" (")[0]
+    return f"{p.minimum:g}–{p.maximum:g} keV for {label} ({p.allowed()})"
 
 
 # -- URLs ------------------------------------------------------------------------------------

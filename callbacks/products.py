@@ -120,15 +120,18 @@ def holder_class(shown: bool) -> str:
 
 
 @callback(Output(ids.IMG_GRAPH, "figure"), Output(ids.holder("image"), "className"),
+          Output(ids.PARTIAL_NOTE, "children", allow_duplicate=True),
           Input(ids.ref("image"), "data"), Input(ids.IMG_ZMIN, "value"), Input(ids.IMG_ZMAX, "value"),
           Input(ids.IMG_LOG, "value"), Input(ids.IMG_LABELS, "value"),
-          Input(ids.CAT_TABLE, "data"), Input(ids.CAT_TABLE, "selected_rows"), State(ids.PARTIAL, "data"))
+          Input(ids.CAT_TABLE, "data"), Input(ids.CAT_TABLE, "selected_rows"), State(ids.PARTIAL, "data"),
+          prevent_initial_call="initial_duplicate")
 def render_image(ref, zmin, zmax, log, labels, rows, selected, partial=None):
+    # The progressive note goes in the same update as the figure that replaces its frame.
     res = load(ref)
     if res is None or res.product_type != "image":
         if partial and partial.get("scws"):  # a progressive frame is on screen: keep it
-            return no_update, no_update
-        return figures.empty_figure(""), holder_class(False)
+            return no_update, no_update, no_update
+        return figures.empty_figure(""), holder_class(False), no_update
     from core.instruments.base import get_instrument
 
     img = res.data.images
@@ -137,7 +140,7 @@ def render_image(ref, zmin, zmax, log, labels, rows, selected, partial=None):
              f"{len(res.scws)} ScW")
     return figures.image_figure(img.significance, img.wcs, rows if rows is not None else res.summary["catalog"],
                                 zmin=_num(zmin), zmax=_num(zmax), log=bool(log), labels=bool(labels),
-                                selected=_selected_names(rows, selected), title=title), holder_class(True)
+                                selected=_selected_names(rows, selected), title=title), holder_class(True), ""
 
 
 def _relayout_window(relayout: dict | None):

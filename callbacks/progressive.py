@@ -8,7 +8,7 @@ from dash import Input, Output, State, callback, no_update
 
 from layouts import figures, ids
 
-__all__ = ["progressive_frame", "finished_ids", "clear_note"]
+__all__ = ["progressive_frame", "finished_ids"]
 
 _FINISHED = ("restored from cache", "calculated")
 
@@ -41,7 +41,7 @@ def progressive_frame(record, request, partial):
         return none
     if record.get("status") not in ("submitted", "progress"):
         # Finished. A done job's note stays with its last frame until the product replaces it
-        # (clear_note), so that no frame is ever on screen without its note.
+        # (callbacks.products.render_image), so that no frame is ever on screen without its note.
         return no_update, no_update, no_update, None, (no_update if record.get("status") == "done" else "")
     done = finished_ids(record)
     if not done or (partial and partial.get("job_id") == record["job_id"] and partial.get("scws") == done):
@@ -60,9 +60,3 @@ def progressive_frame(record, request, partial):
     note = f"Mosaic of the {frame.n_scw} science window{'s' if frame.n_scw != 1 else ''} finished so far of {tot}; it refines as each one finishes."
     return (fig, "holder has-product", catalog_table_rows(rows), {"job_id": record["job_id"], "scws": done}, note)
 
-
-@callback(Output(ids.PARTIAL_NOTE, "children", allow_duplicate=True), Input(ids.ref("image"), "data"),
-          prevent_initial_call=True)
-def clear_note(ref):
-    """The finished product is on screen: the progressive note goes."""
-    return ""

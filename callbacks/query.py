@@ -7,11 +7,11 @@ from dash import Input, Output, State, callback, html, no_update
 from core.errors import QueryError
 from layouts import ids
 
-from .form_state import (DEFAULTS, FIELDS, FIT_BAND, convert_time, energy_range_text, fit_band_note, form_params, preset,
-                         public_limit_error, validate)
+from .form_state import (DEFAULTS, FIELDS, HINT_FIELDS, INSTRUMENT_FIELDS, convert_time, energy_range_text, field_hint,
+                         fit_band, fit_band_note, form_params, instrument_defaults, preset, public_limit_error, validate)
 
 __all__ = ["resolve", "apply_preset", "validate_form", "product_class", "selected_sources", "convert_times",
-           "fit_band_default"]
+           "fit_band_default", "instrument_changed", "instrument_hints"]
 
 
 @callback(Output(ids.field("RA"), "value"), Output(ids.field("DEC"), "value"), Output(ids.RESOLVED, "data"),
@@ -117,27 +117,30 @@ def fit_band_default(product, e1, e2, instrument):
         band = (float(e1), float(e2))
     except (TypeError, ValueError):
         return no_update, no_update
-    image_band = (float(DEFAULTS["E1_keV"]), float(DEFAULTS["E2_keV"]))
-    fit_band = FIT_BAND.get(instrument or "isgri", FIT_BAND["isgri"])
+    start = {**DEFAULTS, **instrument_defaults(instrument)}
+    image_band = (float(start["E1_keV"]), float(start["E2_keV"]))
+    fit = fit_band(instrument)
     if product == "spectral_fit" and band == image_band:
-        return f"{fit_band[0]:g}", f"{fit_band[1]:g}"
-    if product == "image" and band == fit_band:
+        return f"{fit[0]:g}", f"{fit[1]:g}"
+    if product == "image" and band == fit:
         return f"{image_band[0]:g}", f"{image_band[1]:g}"
     return no_update, no_update
 
 
-@callback(Output(ids.field("E1_keV"), "value", allow_duplicate=True),
-          Output(ids.field("E2_keV"), "value", allow_duplicate=True),
-          Output(ids.field("time_bin"), "value", allow_duplicate=True),
-          Output(ids.field("detection_threshold"), "value", allow_duplicate=True),
+@callback([Output(ids.field(f), "value", allow_duplicate=True) for f in INSTRUMENT_FIELDS],
           Input(ids.field("instrument"), "value"), prevent_initial_call=True)
 def instrument_changed(instrument):
-    """Choosing another instrument puts its own band, time bin and threshold in the form."""
-    from .form_state import DEFAULTS, instrument_defaults
-
-    d = {k: DEFAULTS[k] for k in ("E1_keV", "E2_keV", "time_bin", "detection_threshold")}
+    """Choosing another instrument puts its own defaults (band, time bin, threshold, radius...)
+    in the form, as the parameter table gives them."""
+    d = {k: DEFAULTS[k] for k in INSTRUMENT_FIELDS}
     d.update(instrument_defaults(instrument))
-    return d["E1_keV"], d["E2_keV"], d["time_bin"], d["detection_threshold"]
+    return [d[k] for k in INSTRUMENT_FIELDS]
+
+
+@callback([Output(ids.field_hint(f), "children") for f in HINT_FIELDS], Input(ids.field("instrument"), "value"))
+def instrument_hints(instrument):
+    """The hints of the fields whose range or default depends on the instrument."""
+    return [field_hint(f, instrument) for f in HINT_FIELDS]
 
 
 def _selection_note(q):
@@ -171,9 +174,11 @@ def selected_sources(rows, selected) -> list[dict]:
     return list(rows)
 
 
-@callback(Output("app", "className"), Input(ids.field("product_type"), "value"), State("embed-flag", "data"))
-def product_class(product, embed):
-    return ("app embed" if embed else "app") + f" product-{product or 'image'}"
+@callback(Output("app", "className"), Input(ids.field("product_type"), "value"), Input(ids.field("instrument"), "value"),
+          State("embed-flag", "data"))
+def product_class(product, instrument, embed):
+    """The page's classes: the product's fields and the instrument's (``not-<instrument>`` hidden)."""
+    return ("app embed" if embed else "app") + f" product-{product or 'image'} instrument-{instrument or 'isgri'}"
 
 
 @callback(Output(ids.CAT_SELECTED_NOTE, "children"), Input(ids.CAT_TABLE, "data"), Input(ids.CAT_TABLE, "selected_rows"))

@@ -1,8 +1,10 @@
 """Command line: ``python -m core COMMAND [options]``.
 
-Options mirror the ODA query parameter names (``--RA``, ``--DEC``, ``--T1``, ``--T2``,
-``--T_format``, ``--radius``, ``--max_pointings``, ``--scw_list``), with ``--src`` for
-``src_name``. Bad input exits with status 2 and one line naming the field; no traceback.
+Options are the ODA query parameter names (``--RA``, ``--DEC``, ``--T1``, ``--T2``,
+``--T_format``, ``--radius``, ``--max_pointings``, ``--scw_list``, ``--jemx_num``...), with
+``--src`` for ``src_name``, built from the parameter table (:mod:`core.params`): each
+command takes the parameters its products use, with their help, allowed values and defaults.
+Bad input exits with status 2 and one line naming the field; no traceback.
 """
 
 from __future__ import annotations
@@ -21,76 +23,55 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message}\n")
 
 
-def _add_query_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("query (ODA parameter names)")
-    g.add_argument("--src", "--src_name", dest="src_name", help="source name (resolved offline), e.g. Crab")
-    g.add_argument("--RA", help="right ascension, deg or hh:mm:ss")
-    g.add_argument("--DEC", help="declination, deg or dd:mm:ss")
-    g.add_argument("--T1", help="start time (isot, mjd or ijd)")
-    g.add_argument("--T2", help="end time")
-    g.add_argument("--T_format", choices=("isot", "mjd", "ijd"), default=None, help="format of T1/T2 (default: guessed)")
-    g.add_argument("--radius", type=str, default=None, help="max pointing offset from the target, deg (default 10)")
-    g.add_argument("--max_pointings", default=None, help="max number of ScWs (default 50)")
-    g.add_argument("--scw_list", default=None, help="explicit ScW ids, comma separated")
-    g.add_argument("--min_good_time", default=None, help="min good ISGRI time per ScW, s (default 1000)")
+def _add_table_options(p: argparse.ArgumentParser, command: str) -> None:
+    """The options of ``command``: every parameter of :data:`core.params.TABLE` it takes, with
+    the table's help, allowed values and defaults (per instrument)."""
+    from .params import CLI_COMMANDS, INSTRUMENTS, TABLE, cli_commands_of, cli_help, param
+
+    products = CLI_COMMANDS[command] or ("image",)
+    insts = [i for i in INSTRUMENTS if set(products) & set(param("product_type").at(i).choices)]
+    g = p.add_argument_group("query (ODA parameter names; allowed values and defaults from core/params.py)")
+    for entry in TABLE:
+        if command not in cli_commands_of(entry):
+            continue
+        text = cli_help(entry, insts)
+        kw = {}
+        if entry.name == "T_format":
+            text += " (when not given: guessed from each value, e.g. 2003-03-15 or 52713.5)"
+            kw["choices"] = entry.choices
+        g.add_argument(f"--{entry.name}", *entry.cli, dest=entry.name, default=None, help=text, **kw)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m core", description="INTEGRAL ODA core tools")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p = sub.add_parser("scws", help="list the ScWs a query selects")
-    _add_query_options(p)
+    _add_table_options(p, "scws")
     p.add_argument("--format", choices=("table", "csv", "json", "ids"), default="table")
     p = sub.add_parser("simulate", help="make sure ScWs are on disk (simulating them if needed)")
-    _add_query_options(p)
+    _add_table_options(p, "simulate")
     p = sub.add_parser("resolve", help="resolve a source name offline")
     p.add_argument("name")
 
-    p = sub.add_parser("image", help="ISGRI mosaic with detected sources (FITS, ECSV, regions, PNG)")
-    _add_query_options(p)
-    p.add_argument("--E1_keV", default=None, help="band lower edge, keV (default 20)")
-    p.add_argument("--E2_keV", default=None, help="band upper edge, keV (default 40)")
-    p.add_argument("--detection_threshold", default=None, help="detection threshold, sigma (default 7)")
-    p.add_argument("--instrument", default=None, help="isgri (default) or jemx")
-    p.add_argument("--jemx_num", default=None, help="jemx: unit 1 or 2 (default 2)")
+    p = sub.add_parser("image", help="mosaic with detected sources (FITS, ECSV, regions, PNG)")
+    _add_table_options(p, "image")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default ODA_WORKERS or 1)")
     p.add_argument("--out", required=True, help="output directory")
 
-    for name, helptext in (("spectrum", "ISGRI spectra of catalogue sources (OGIP PHA, ARF, RMF, PNG)"),
-                           ("lc", "ISGRI light curves of catalogue sources (OGIP FITS, PNG)")):
+    for name, helptext in (("spectrum", "spectra of catalogue sources (OGIP PHA, ARF, RMF, PNG); with "
+                                        "--spectral_model also their fit"),
+                           ("lc", "light curves of catalogue sources (OGIP FITS, PNG), or SPI-ACS's")):
         p = sub.add_parser(name, help=helptext)
-        _add_query_options(p)
-        p.add_argument("--E1_keV", default=None, help="band (lc; image band when no catalogue is given), keV")
-        p.add_argument("--E2_keV", default=None, help="band upper edge, keV")
-        p.add_argument("--detection_threshold", default=None, help="threshold of the image step, sigma (default 7)")
+        _add_table_options(p, name)
         p.add_argument("--catalog", default=None, help="source list: ECSV, FITS (ISGR-SRCL-RES) or ODA JSON file")
-        p.add_argument("--selected_catalog", default=None, help="source list as ODA catalogue JSON text")
-        p.add_argument("--jemx_num", default=None, help="jemx: unit 1 or 2 (default 2)")
-        if name == "spectrum":
-            p.add_argument("--instrument", default=None, help="isgri (default) or jemx")
-            p.add_argument("--channel_grid", default=None, help="osa11 (256 channels, default), osa10 (62), catalogue (14)")
-            p.add_argument("--rebin", default=None, help="merge this many channels (default 1)")
-            p.add_argument("--systematic_fraction", default=None,
-                           help="fractional systematic error in SYS_ERR, used by the fit (default 0.01, OSA's advice)")
-            p.add_argument("--spectral_model", default=None,
-                           help="also fit this model over E1_keV-E2_keV (powerlaw, cutoffpl, bknpower, bbody, comptt, sums)")
-        else:
-            p.add_argument("--time_bin", default=None,
-                           help="bin width: ISGRI 20-20000 s (default 0: one point per ScW); "
-                                "SPI-ACS a multiple of 0.05 s within 0.05-1000 s (default 2)")
-            p.add_argument("--time_bin_format", default=None, help="sec (default) or jd")
-            p.add_argument("--instrument", default=None, help="isgri (default), jemx, or spi_acs (the SPI anticoincidence shield)")
-            p.add_argument("--T0", default=None, help="spi_acs: trigger time (T1/T2 = T0 -/+ window)")
-            p.add_argument("--window", default=None, help="spi_acs: half-width around T0, s (default 300)")
-            p.add_argument("--acs_spectrum", default=None,
-                           help="spi_acs: spectrum of fluences and upper limits: short_grb (default), long_grb, magnetar, solar_flare")
         p.add_argument("--workers", type=int, default=None, help="worker processes (default ODA_WORKERS or 1)")
         p.add_argument("--out", required=name == "spectrum", default=None,
-                       help="output directory" + (" (lc: required for ISGRI)" if name == "lc" else ""))
+                       help="output directory" + (" (lc: required but for spi_acs)" if name == "lc" else ""))
 
     p = sub.add_parser("detect", help="find sources in an OSA-style mosaic FITS file")
     p.add_argument("mosaic", help="mosaic FITS (INTENSITY+VARIANCE HDUs, or a lone significance image)")
-    p.add_argument("--threshold", default="7", help="detection threshold, sigma (default 7)")
+    p.add_argument("--threshold", default="7", help="detection threshold, sigma (default 7; allowed as "
+                                                    "detection_threshold's)")
     p.add_argument("--out", required=True, help="output directory")
 
     from .fitting.cli import add_fit_parser
@@ -100,14 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _query_from_args(args):
+    from .params import TABLE, check_served
     from .query import Query
 
-    params = {k: getattr(args, k) for k in ("src_name", "RA", "DEC", "T1", "T2", "T_format", "radius",
-                                            "max_pointings", "scw_list", "min_good_time", "E1_keV", "E2_keV",
-                                            "detection_threshold", "channel_grid", "rebin", "systematic_fraction",
-                                            "spectral_model", "time_bin", "time_bin_format", "selected_catalog",
-                                            "instrument", "T0", "window", "acs_spectrum", "jemx_num")
-              if getattr(args, k, None) is not None}
+    params = {e.name: getattr(args, e.name) for e in TABLE if getattr(args, e.name, None) is not None}
+    check_served(params.get("instrument", "isgri"))
     if getattr(args, "catalog", None):
         from .spectral.catalog import read_catalog_file
 
@@ -201,7 +179,7 @@ def _cmd_image(args) -> int:
     def progress(i, n, s):
         print(f"[{i}/{n}] {s.scw_id} {s.status} ({s.seconds:.2f} s)", file=sys.stderr)
 
-    product = run_product(q, progress=progress, workers=args.workers)
+    product = run_product(q, progress=progress, workers=args.workers)  # the query's instrument, from the registry
     res = product.data
     for name, path in {**res.files, "mosaic.png": product.png()}.items():
         (out / name).write_bytes(Path(path).read_bytes())
@@ -282,16 +260,13 @@ def _cmd_detect(args) -> int:
     from .imaging.detect import detect_sources
     from .imaging.mosaic import read_mosaic_fits
     from .imaging.outputs import write_catalog_ecsv, write_catalog_fits, write_region_file
-    from .query import LIMITS
+    from .params import param
     from .sky.catalog import sky_model
 
     try:
-        threshold = float(args.threshold)
-    except ValueError:
-        raise QueryError("threshold", f"{args.threshold!r} is not a number", "3 .. 100") from None
-    lo, hi = LIMITS["detection_threshold"]
-    if not lo <= threshold <= hi:
-        raise QueryError("threshold", f"{threshold:g} is out of range", f"{lo:g} .. {hi:g}")
+        threshold = param("detection_threshold").number(args.threshold)
+    except QueryError as exc:
+        raise QueryError("threshold", exc.message, exc.allowed) from None
     path = Path(args.mosaic)
     if not path.is_file():
         raise QueryError("mosaic", f"no such file {path.name!r}", "an existing FITS file")

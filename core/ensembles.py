@@ -248,10 +248,19 @@ def lightcurve_ensemble(n_seeds: int = 100, *, mcrab: float = 30.0, bin_s: float
 # -- position -------------------------------------------------------------------------------------
 def position_ensemble(n_seeds: int = 100, *, mcrab: float = 40.0, live: float = 2500.0,
                       seed0: int = 2000) -> dict[str, Ensemble]:
-    """A faint source at a fractional lag, decoded; per-axis pulls and the r90 coverage."""
-    from .imaging.decode import Decoder, fit_background, lag_to_tan, locate_peak
-    from .imaging.detect import error_radius_deg
+    """A faint source at a fractional lag, decoded; per-axis pulls and the r90 coverage.
+
+    Positions and significances are measured as the catalogue measures them
+    (:func:`core.imaging.detect.detect_sources`): the PSF fit of :func:`~core.imaging.detect.fit_peak`
+    on the significance map and DETSIG = FLUX / FLUX_ERR of
+    :func:`~core.imaging.photometry.point_source_flux`, so that the pulls test the catalogue's
+    ERR_RAD on the estimator it belongs to. (The decoder's own :func:`~core.imaging.decode.locate_peak`,
+    an exact main-lobe fit, is ≈ 10 % more precise: 7.5′/SNR per axis against 8.1–8.4′/SNR.)
+    """
+    from .imaging.decode import Decoder, fit_background, lag_to_tan
+    from .imaging.detect import error_radius_deg, fit_peak
     from .imaging.mosaic import ISGRI_PIXEL_DEG
+    from .imaging.photometry import point_source_flux
     from .imaging.shadowgram import Shadowgram, background_model
 
     e1, e2 = 20.0, 40.0
@@ -274,8 +283,10 @@ def position_ensemble(n_seeds: int = 100, *, mcrab: float = 40.0, live: float = 
         iz, iy = int(round(iz0)), int(round(iy0))
         box = snr_map[iz - 2:iz + 3, iy - 2:iy + 3]
         bz, by = np.unravel_index(np.nanargmax(box), box.shape)
-        pz, py, amp = locate_peak(inten, iz - 2 + int(bz), iy - 2 + int(by))
-        snr = float(amp / math.sqrt(var[int(round(pz)), int(round(py))]))
+        # Rows of the maps are Z lags, columns Y lags (fit_peak returns x = column, y = row).
+        py, pz, _ = fit_peak(snr_map, iz - 2 + int(bz), iy - 2 + int(by))
+        f, fe = point_source_flux(inten, var, py, pz)
+        snr = float(f / fe) if np.isfinite(f) and np.isfinite(fe) and fe > 0 else float(np.nanmax(box))
         r90_pix = float(error_radius_deg(snr)) / ISGRI_PIXEL_DEG
         snr_list.append(snr)
         dz.append(pz - iz0)

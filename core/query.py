@@ -2,9 +2,11 @@
 
 Parameter names are those of the ODA dispatcher (``RA``, ``DEC``, ``T1``, ``T2``,
 ``T_format``, ``radius``, ``max_pointings``, ``scw_list``, ``E1_keV``, ``E2_keV``,
-``detection_threshold``, ``time_bin``...), so ODA users' requests map one to one.
-:meth:`Query.canonical` is the normal form that, with the code and data versions, hashes to
-the product id.
+``detection_threshold``, ``time_bin``, ``jemx_num``...), so ODA users' requests map one to
+one; their types, defaults, ranges per instrument and the products that use them are those of
+the parameter table, :data:`core.params.TABLE`. :meth:`Query.canonical` is the normal form
+that, with the code and data versions, hashes to the product id: only the parameters the
+product of that instrument uses enter it.
 
 Examples
 --------
@@ -23,76 +25,43 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from .errors import QueryError
+from .params import (ACS_SPECTRA, CHANNEL_GRIDS, DATA_RIGHTS, INSTRUMENTS, OSA_VERSIONS, PRODUCTS, SPECTRAL_MODELS,
+                     TABLE, param, used_by)
 from .timeutil import T_FORMATS, parse_time, time_to_ijd
 
 __all__ = ["Query", "INSTRUMENTS", "PRODUCTS", "LIMITS", "DATA_RIGHTS", "DEFAULT_RADIUS", "ACS_SPECTRA", "INPUT_ALIASES",
-           "expand_t0"]
+           "CHANNEL_GRIDS", "SPECTRAL_MODELS", "expand_t0", "parse_catalog"]
 
-DATA_RIGHTS = ("public", "all-private")
 
-INSTRUMENTS = ("isgri", "jemx", "spi_acs")
-PRODUCTS = ("image", "spectrum", "lc", "spectral_fit")
-#: Channel grids a spectrum is extracted on (before ``rebin``).
-CHANNEL_GRIDS = ("osa11", "osa10", "catalogue")
-#: Spectral models of ``spectral_fit`` (``+`` sums are allowed: ``powerlaw+bbody``).
-SPECTRAL_MODELS = ("powerlaw", "cutoffpl", "bknpower", "bbody", "comptt")
-#: Spectra of SPI-ACS fluence conversions and upper limits (core.instruments.spi_acs.response).
-ACS_SPECTRA = ("short_grb", "long_grb", "magnetar", "solar_flare")
+def _limits(name, instrument="isgri"):
+    p = param(name).at(instrument)
+    return (p.minimum, p.maximum)
 
-#: Allowed ranges, shown in every error message and exposed to the UI and API.
+
+#: Allowed ranges (read from :data:`core.params.TABLE`; kept for the modules that read them).
 LIMITS = {
-    "radius": (0.0, 30.0),          # deg, pointing-axis distance from the target
-    "max_pointings": (1, 10000),
-    "E_keV": {"isgri": (15.0, 1000.0), "jemx": (3.0, 35.0), "spi_acs": (75.0, 100000.0)},
-    "detection_threshold": (3.0, 100.0),
-    "time_bin_sec": (20.0, 20000.0),
-    "min_good_time": (0.0, 3600.0),
-    "rebin": (1, 64),
-    "systematic_fraction": (0.0, 0.5),
-    "selected_catalog": (1, 200),   # sources
+    "radius": _limits("radius"),
+    "max_pointings": _limits("max_pointings"),
+    "E_keV": {i: _limits("E1_keV", i) for i in INSTRUMENTS},
+    "detection_threshold": _limits("detection_threshold"),
+    "time_bin_sec": _limits("time_bin"),
+    "min_good_time": _limits("min_good_time"),
+    "rebin": _limits("rebin"),
+    "systematic_fraction": _limits("systematic_fraction"),
+    "selected_catalog": _limits("selected_catalog"),
 }
 
-#: Default cone radius (deg) per instrument, as the ODA INTEGRAL plugin's (fully coded field + half the partially coded).
-DEFAULT_RADIUS = {"isgri": 15.0, "jemx": 4.0}
+#: Default cone radius (deg) per instrument, as the ODA INTEGRAL plugin's front end.
+DEFAULT_RADIUS = {i: param("radius").at(i).default for i in param("radius").instruments}
 
-#: Fields that only some products use: left out of the other products' canonical form (and id).
-#: (``detection_threshold`` serves every product: spectra and light curves without a
-#: catalogue find their sources in an image of the field.)
-_PRODUCT_FIELDS = {
-    "time_bin": ("lc",), "time_bin_format": ("lc",),
-    "channel_grid": ("spectrum", "spectral_fit"), "rebin": ("spectrum", "spectral_fit"),
-    "systematic_fraction": ("spectrum", "spectral_fit"),
-    "spectral_model": ("spectral_fit",),
-    "selected_catalog": ("spectrum", "lc", "spectral_fit"),
-}
-#: Fields of one instrument's products only (left out of the others' canonical form and id).
-_INSTRUMENT_FIELDS = {"acs_spectrum": ("spi_acs",), "jemx_num": ("jemx",)}
-#: JEM-X units (``jemx_num``); the ODA plugin's default is 2.
-JEMX_UNITS = (1, 2)
-#: Accepted as input, not stored: ``T0`` and ``window`` (s) stand for T1 = T0 − window, T2 = T0 + window.
-INPUT_ALIASES = ("T0", "window")
+#: Accepted as input, not stored: ``T0`` and ``window`` (s) stand for T1 = T0 − window, T2 = T0 + window;
+#: ``osa_version`` selects the channel grid.
+INPUT_ALIASES = tuple(p.name for p in TABLE if p.role == "alias")
 
 
-def _num(name, value, lo=None, hi=None, integer=False, lo_open=False):
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise QueryError(name, f"{value!r} is not a number", _range(lo, hi, lo_open)) from None
-    if not math.isfinite(x):
-        raise QueryError(name, f"{value!r} is not finite", _range(lo, hi, lo_open))
-    if integer:
-        if x != int(x):
-            raise QueryError(name, f"{value!r} is not a whole number", _range(lo, hi, lo_open))
-        x = int(x)
-    if lo is not None and (x < lo or (lo_open and x == lo)) or hi is not None and x > hi:
-        raise QueryError(name, f"{value!r} is out of range", _range(lo, hi, lo_open))
-    return x
-
-
-def _range(lo, hi, lo_open=False):
-    if lo is None and hi is None:
-        return None
-    return f"{'>' if lo_open else '≥'} {lo} and ≤ {hi}" if hi is not None else f"≥ {lo}"
+def _d(name):
+    """The dataclass default: the table's (for the default instrument)."""
+    return param(name).at("isgri").default
 
 
 def _parse_angle(name, value, is_ra):
@@ -113,7 +82,8 @@ def _parse_angle(name, value, is_ra):
             except Exception:
                 raise QueryError(name, f"cannot read {text!r} as an angle",
                                  "degrees, or sexagesimal e.g. 05:34:31.9" if is_ra else "degrees, or e.g. +22:00:52") from None
-    lo, hi = (0.0, 360.0) if is_ra else (-90.0, 90.0)
+    p = param("RA" if is_ra else "DEC")
+    lo, hi = p.minimum, p.maximum
     if not math.isfinite(x) or x < lo or x > hi:
         raise QueryError(name, f"{value!r} is out of range", f"{lo} .. {hi} deg")
     return x % 360.0 if is_ra else x
@@ -121,41 +91,46 @@ def _parse_angle(name, value, is_ra):
 
 @dataclass(frozen=True)
 class Query:
-    """A validated request. Build it with :meth:`from_params`, never by hand."""
+    """A validated request. Build it with :meth:`from_params`, never by hand.
 
-    src_name: str = ""
+    Fields are the query parameters of :data:`core.params.TABLE` (defaults: the default
+    instrument's; :meth:`from_params` applies each instrument's own).
+    """
+
+    src_name: str = _d("src_name")
     RA: float = math.nan
     DEC: float = math.nan
     T1: str = ""
     T2: str = ""
-    T_format: str = "isot"
-    radius: float = 15.0           # ODA's INTEGRAL plugin: 15° for ISGRI, 4° for JEM-X (DEFAULT_RADIUS)
-    max_pointings: int = 50
-    scw_list: tuple[str, ...] = ()
-    min_good_time: float = 1000.0
-    instrument: str = "isgri"
-    product_type: str = "image"
-    E1_keV: float = 20.0
-    E2_keV: float = 40.0
-    detection_threshold: float = 7.0
-    time_bin: float = 0.0          # 0: one point per ScW
-    time_bin_format: str = "sec"
-    channel_grid: str = "osa11"
-    rebin: int = 1
+    T_format: str = _d("T_format")
+    instrument: str = _d("instrument")
+    jemx_num: int = _d("jemx_num")
+    product_type: str = _d("product_type")
+    E1_keV: float = _d("E1_keV")
+    E2_keV: float = _d("E2_keV")
+    detection_threshold: float = _d("detection_threshold")
+    time_bin: float = _d("time_bin")          # 0: one point per ScW
+    time_bin_format: str = _d("time_bin_format")
+    channel_grid: str = _d("channel_grid")
+    rebin: int = _d("rebin")
     #: Fractional systematic error written to SYS_ERR of every channel and used by the χ² fits.
     #: 1 % is OSA's advice for ISGRI ("systematic uncertainties of 1% should be added to ISGRI
     #: counts, fluxes", OSA 10.2 / 11.2 known issues).
-    systematic_fraction: float = 0.01
-    spectral_model: str = "powerlaw"
+    systematic_fraction: float = _d("systematic_fraction")
+    spectral_model: str = _d("spectral_model")
+    #: Instruments whose spectra ``spectral_fit`` fits together (the query's own first).
+    joint_instruments: tuple[str, ...] = _d("joint_instruments")
     #: SPI-ACS: spectrum assumed for fluences and upper limits (see ACS_SPECTRA).
-    acs_spectrum: str = "short_grb"
-    #: JEM-X: which unit (1 or 2), as the ODA plugin's ``jemx_num`` (default 2).
-    jemx_num: int = 2
+    acs_spectrum: str = _d("acs_spectrum")
+    radius: float = _d("radius")
+    max_pointings: int = _d("max_pointings")
+    min_good_time: float = _d("min_good_time")
+    scw_list: tuple[str, ...] = ()
     #: ``((name, ra, dec), ...)`` sources to extract; empty = find them in an image of the field.
     selected_catalog: tuple = ()
     #: ``public`` or ``all-private`` (ODA's name): private products get ids salted with the
     #: deployment secret, so nobody derives them from the public query.
-    integral_data_rights: str = "public"
+    integral_data_rights: str = _d("integral_data_rights")
     ijd1: float = field(default=math.nan, repr=False)
     ijd2: float = field(default=math.nan, repr=False)
 
@@ -176,25 +151,36 @@ class Query:
         p = {k: v for k, v in p.items() if v is not None and not (isinstance(v, str) and v.strip() == "")}
         if "T0" in p or "window" in p:
             p = expand_t0(p)
-        unknown = set(p) - set(cls.parameter_names())
+        names = cls.parameter_names()
+        unknown = set(p) - set(names) - {"osa_version"}
         if unknown:
             name = sorted(unknown)[0]
-            raise QueryError(name, "is not a parameter", ", ".join(cls.parameter_names()))
+            raise QueryError(name, "is not a parameter", ", ".join(names))
         from .archive.scwid import parse_scw_list
         from .instruments.base import get_instrument
 
         out: dict = {}
-        out["instrument"] = str(p.get("instrument", "isgri")).strip().lower()
-        if out["instrument"] not in INSTRUMENTS:
-            raise QueryError("instrument", f"unknown instrument {p['instrument']!r}", ", ".join(INSTRUMENTS))
-        inst = get_instrument(out["instrument"], None)  # registered instruments declare their own limits
-        default_product = next(iter(inst.products.values())) if inst is not None else "image"
-        out["product_type"] = str(p.get("product_type", default_product)).strip().lower()
-        if out["product_type"] not in PRODUCTS:
-            raise QueryError("product_type", f"unknown product {p['product_type']!r}", ", ".join(PRODUCTS))
-        if inst is not None and out["product_type"] not in inst.products.values():
-            raise QueryError("product_type", f"{out['product_type']!r} is not a product of {inst.label}",
-                             ", ".join(inst.products.values()))
+        out["instrument"] = param("instrument").choice(p.get("instrument", param("instrument").default))
+        instrument = out["instrument"]
+
+        def spec(name):
+            return param(name).at(instrument)
+
+        def given(name):
+            return p.get(name, spec(name).default)
+
+        inst = get_instrument(instrument, None)  # registered instruments declare their products and spans
+        pt = spec("product_type")
+        ptype = str(given("product_type")).strip().lower()
+        if ptype not in PRODUCTS:
+            raise QueryError("product_type", f"unknown product {ptype[:40]!r}", pt.allowed())
+        products = list(inst.products.values()) if inst is not None else list(pt.choices)
+        if ptype not in products or ptype not in pt.choices:
+            label = inst.label if inst is not None else instrument
+            raise QueryError("product_type", f"{ptype!r} is not a product of {label}",
+                             ", ".join(x for x in products if x in pt.choices))
+        out["product_type"] = ptype
+        out["jemx_num"] = spec("jemx_num").check(given("jemx_num"))
 
         scw = parse_scw_list(p["scw_list"]) if "scw_list" in p else []
         out["scw_list"] = tuple(sorted({str(s) for s in scw}))
@@ -216,9 +202,7 @@ class Query:
             raise QueryError("src_name", "give a source name, or RA and DEC, or a scw_list",
                              "a catalogue name, or RA 0..360 and DEC -90..90 deg")
 
-        t_format = str(p.get("T_format", "isot")).strip().lower()
-        if t_format not in T_FORMATS:
-            raise QueryError("T_format", f"unknown time format {t_format!r}", ", ".join(T_FORMATS))
+        t_format = spec("T_format").choice(given("T_format"))
         out["T_format"] = t_format
         if not out["scw_list"] or "T1" in p or "T2" in p:
             if "T1" not in p or "T2" not in p:
@@ -234,91 +218,73 @@ class Query:
                 raise QueryError("T2", f"T2 - T1 = {span:.6g} s is out of range for {inst.label}",
                                  f"{inst.min_span_s:g} .. {inst.max_span_s:g} s")
 
-        out["radius"] = _num("radius", p.get("radius", DEFAULT_RADIUS.get(out["instrument"], 15.0)),
-                             *LIMITS["radius"], lo_open=True)
-        out["max_pointings"] = _num("max_pointings", p.get("max_pointings", 50), *LIMITS["max_pointings"], integer=True)
-        out["min_good_time"] = _num("min_good_time", p.get("min_good_time", 1000.0), *LIMITS["min_good_time"])
-        elo, ehi = LIMITS["E_keV"][out["instrument"]]
-        d1, d2 = inst.default_band_keV if inst is not None else (max(20.0, elo), min(40.0, ehi) if elo < 40 else ehi)
-        out["E1_keV"] = _num("E1_keV", p.get("E1_keV", d1), elo, ehi)
-        out["E2_keV"] = _num("E2_keV", p.get("E2_keV", d2), elo, ehi)
+        for name in ("radius", "max_pointings", "min_good_time"):
+            out[name] = spec(name).number(given(name))
+        out["E1_keV"] = spec("E1_keV").number(given("E1_keV"))
+        out["E2_keV"] = spec("E2_keV").number(given("E2_keV"))
         if out["E2_keV"] <= out["E1_keV"]:
+            elo, ehi = spec("E2_keV").minimum, spec("E2_keV").maximum
             raise QueryError("E2_keV", f"must exceed E1_keV ({out['E1_keV']:g})", f"{elo:g} < E1_keV < E2_keV ≤ {ehi:g}")
-        out["detection_threshold"] = _num("detection_threshold", p.get("detection_threshold",
-                                                                        inst.default_threshold if inst is not None else 7.0),
-                                          *LIMITS["detection_threshold"])
-        tbf = str(p.get("time_bin_format", "sec")).strip().lower()
-        if tbf not in ("sec", "jd"):
-            raise QueryError("time_bin_format", f"unknown unit {tbf!r}", "sec, jd")
-        out["time_bin_format"] = tbf
-        tb = p.get("time_bin", 0.0)
-        binning = inst.time_binning if inst is not None else None
-        if binning is not None:
-            tb = _instrument_time_bin(binning, tb, 86400.0 if tbf == "jd" else 1.0)
-        elif float(_num("time_bin", tb, 0.0, None)) != 0.0:
-            lo, hi = LIMITS["time_bin_sec"]
-            scale = 86400.0 if tbf == "jd" else 1.0
-            _num("time_bin", float(tb) * scale, lo, hi)
-        out["time_bin"] = float(tb)
-        grid = str(p.get("channel_grid", "osa11")).strip().lower()
-        if grid not in CHANNEL_GRIDS:
-            raise QueryError("channel_grid", f"unknown channel grid {grid!r}", ", ".join(CHANNEL_GRIDS))
-        out["channel_grid"] = grid
-        out["rebin"] = _num("rebin", p.get("rebin", 1), *LIMITS["rebin"], integer=True)
-        out["systematic_fraction"] = _num("systematic_fraction", p.get("systematic_fraction", 0.01),
-                                          *LIMITS["systematic_fraction"])
-        model = str(p.get("spectral_model", "powerlaw")).strip().lower().replace(" ", "")
+        out["detection_threshold"] = spec("detection_threshold").number(given("detection_threshold"))
+        out["time_bin_format"] = spec("time_bin_format").choice(given("time_bin_format"))
+        tb = spec("time_bin")
+        scale = 86400.0 if out["time_bin_format"] == "jd" else 1.0
+        x = tb.number(p.get("time_bin", 0.0), scale=scale)
+        out["time_bin"] = float(tb.default) / scale if x == 0 and tb.default else float(x)
+        grid = p.get("channel_grid")
+        if grid is None and "osa_version" in p:
+            grid = OSA_VERSIONS[param("osa_version").choice(p["osa_version"])]
+        elif "osa_version" in p:
+            param("osa_version").choice(p["osa_version"])  # still a valid one
+        out["channel_grid"] = spec("channel_grid").choice(grid if grid is not None else spec("channel_grid").default)
+        out["rebin"] = spec("rebin").number(given("rebin"))
+        out["systematic_fraction"] = spec("systematic_fraction").number(given("systematic_fraction"))
+        model = str(given("spectral_model")).strip().lower().replace(" ", "")
         if not model or any(m not in SPECTRAL_MODELS for m in model.split("+")):
             raise QueryError("spectral_model", f"unknown model {model!r}",
                              ", ".join(SPECTRAL_MODELS) + " or sums such as powerlaw+bbody")
         out["spectral_model"] = model
+        out["joint_instruments"] = _joint_instruments(p.get("joint_instruments"), instrument)
         out["selected_catalog"] = parse_catalog(p.get("selected_catalog", ()))
-        rights = str(p.get("integral_data_rights", "public")).strip().lower()
+        rights = str(given("integral_data_rights")).strip().lower()
         rights = "public" if rights in ("", "none", "\x00") else rights
-        if rights not in DATA_RIGHTS:
-            raise QueryError("integral_data_rights", f"unknown data rights {rights!r}", ", ".join(DATA_RIGHTS))
-        out["integral_data_rights"] = rights
-        spec = str(p.get("acs_spectrum", "short_grb")).strip().lower()
-        if spec not in ACS_SPECTRA:
-            raise QueryError("acs_spectrum", f"unknown spectrum {spec!r}", ", ".join(ACS_SPECTRA))
-        out["acs_spectrum"] = spec
-        num = p.get("jemx_num", 2)
-        try:
-            num_i = int(float(str(num).strip()))
-        except (TypeError, ValueError):
-            num_i = None
-        if num_i not in JEMX_UNITS or float(str(num).strip()) != num_i:
-            raise QueryError("jemx_num", f"unknown JEM-X unit {str(num)[:20]!r}", "1, 2")
-        out["jemx_num"] = num_i
+        out["integral_data_rights"] = spec("integral_data_rights").choice(rights)
+        out["acs_spectrum"] = spec("acs_spectrum").choice(given("acs_spectrum"))
         return cls(**out)
 
     # -- canonical form and ids -------------------------------------------------------------
+    def _applicable(self) -> dict:
+        """Query fields with their values, only those this product of this instrument uses,
+        and without the defaults that ids have always left out."""
+        d = asdict(self)
+        for p in TABLE:
+            if p.role != "query":
+                continue
+            if not p.uses(self.product_type, self.instrument):
+                d.pop(p.name)
+            elif p.id_omits_default and d[p.name] == p.at(self.instrument).default:
+                d.pop(p.name)
+        return d
+
     def canonical(self) -> dict:
         """Normal form: what determines the products (display-only fields left out)."""
-        d = asdict(self)
+        d = self._applicable()
         d.pop("T1"), d.pop("T2"), d.pop("T_format")
         for k in ("RA", "DEC"):
             d[k] = None if not math.isfinite(d[k]) else round(d[k], 6)
         for k in ("ijd1", "ijd2"):
             d[k] = None if not math.isfinite(d[k]) else round(d[k], 8)
-        d["scw_list"] = list(d["scw_list"])
-        d["selected_catalog"] = [list(r) for r in d["selected_catalog"]]
-        for name, products in _PRODUCT_FIELDS.items():
-            if self.product_type not in products:
-                d.pop(name)
-        for name, insts in _INSTRUMENT_FIELDS.items():
-            if self.instrument not in insts:
-                d.pop(name)
-        if d["integral_data_rights"] == "public":  # public ids are what they always were
-            d.pop("integral_data_rights")
+        for k in ("scw_list", "joint_instruments"):
+            if k in d:
+                d[k] = list(d[k])
+        if "selected_catalog" in d:
+            d["selected_catalog"] = [list(r) for r in d["selected_catalog"]]
         return d
 
     @staticmethod
     def used_fields(product_type: str, instrument: str | None = None) -> list[str]:
         """Parameter names a product (of ``instrument``) depends on (the others are ignored by it)."""
-        return [f.name for f in fields(Query) if not f.name.startswith("ijd")
-                and product_type in _PRODUCT_FIELDS.get(f.name, (product_type,))
-                and (f.name not in _INSTRUMENT_FIELDS or instrument in _INSTRUMENT_FIELDS[f.name])]
+        return used_by(product_type, instrument or "isgri")
 
     def product_id(self, *extra_versions: str) -> str:
         """Content hash of the canonical query plus code and data versions (hex, 24 chars)."""
@@ -337,21 +303,47 @@ class Query:
         return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
     def to_params(self) -> dict:
-        """User-level parameters that reproduce this query through :meth:`from_params`."""
+        """User-level parameters that reproduce this query through :meth:`from_params`
+        (those of the instrument; product-specific ones kept, so that ``with_`` can switch products)."""
         d = {k: v for k, v in asdict(self).items() if not k.startswith("ijd")}
-        for name, insts in _INSTRUMENT_FIELDS.items():
-            if self.instrument not in insts:
-                d.pop(name)
-        d["scw_list"] = list(d["scw_list"])
-        d["selected_catalog"] = [list(r) for r in d["selected_catalog"]]
-        if d["integral_data_rights"] == "public":
-            d.pop("integral_data_rights")
+        for p in TABLE:
+            if p.role != "query":
+                continue
+            if not p.uses(None, self.instrument):
+                d.pop(p.name)
+            elif p.id_omits_default and d[p.name] == p.at(self.instrument).default:
+                d.pop(p.name)
+        for k in ("scw_list", "joint_instruments"):
+            if k in d:
+                d[k] = list(d[k])
+        if "selected_catalog" in d:
+            d["selected_catalog"] = [list(r) for r in d["selected_catalog"]]
         return {k: v for k, v in d.items() if v not in ("", (), []) and not (isinstance(v, float) and math.isnan(v))}
 
     def with_(self, **changes) -> "Query":
         """A re-validated copy with some parameters changed."""
         return type(self).from_params({**self.to_params(), **changes})
 
+
+def _joint_instruments(value, instrument: str) -> tuple:
+    """``joint_instruments`` normalised: the query's instrument first, then the others, each served."""
+    p = param("joint_instruments")
+    if instrument not in p.instruments:
+        return ()
+    if value is None or (isinstance(value, (list, tuple)) and not value):
+        return tuple(p.at(instrument).default)
+    chosen = p.items(value)
+    if instrument not in chosen:
+        raise QueryError("joint_instruments", f"must include the query's instrument ({instrument})",
+                         p.allowed() + f", including {instrument}")
+    from .params import served_instruments
+
+    served = served_instruments()
+    for i in chosen:
+        if i not in served:
+            raise QueryError("joint_instruments", f"{i} products are not available yet",
+                             ", ".join(x for x in p.choices if x in served))
+    return (instrument,) + tuple(i for i in p.choices if i in chosen and i != instrument)
 
 
 def expand_t0(p: dict) -> dict:
@@ -362,7 +354,7 @@ def expand_t0(p: dict) -> dict:
         raise QueryError("T0", "give either T0 (and window) or T1 and T2", "T0 with window, or T1 and T2")
     from .timeutil import ijd_to_time
 
-    window = _num("window", p.get("window", 300.0), 0.0, 43200.0, lo_open=True)
+    window = param("window").number(p.get("window", param("window").default))
     fmt = str(p.get("T_format", "isot")).strip().lower()
     t0 = parse_time(p["T0"], fmt if fmt in T_FORMATS else None, "T0")
     ijd = float(time_to_ijd(t0))
@@ -371,19 +363,6 @@ def expand_t0(p: dict) -> dict:
     q["T2"] = ijd_to_time(ijd + window / 86400.0).utc.isot
     q["T_format"] = "isot"
     return q
-
-
-def _instrument_time_bin(binning, value, scale: float) -> float:
-    """An instrument's time bin: a multiple of its step within its limits (0 or none: its default)."""
-    x = _num("time_bin", value, 0.0, None)
-    if x == 0.0:
-        return float(binning.default) / scale
-    sec = x * scale
-    if not binning.lo - 1e-9 <= sec <= binning.hi + 1e-9:
-        raise QueryError("time_bin", f"{value!r} is out of range", binning.allowed())
-    if binning.step and abs(sec / binning.step - round(sec / binning.step)) > 1e-6:
-        raise QueryError("time_bin", f"{value!r} s is not a multiple of {binning.step:g} s", binning.allowed())
-    return float(x)
 
 
 def parse_catalog(value) -> tuple:
@@ -422,7 +401,7 @@ def parse_catalog(value) -> tuple:
     except (KeyError, ValueError, TypeError) as exc:
         raise QueryError("selected_catalog", f"cannot read the source list ({exc.__class__.__name__}: {exc})",
                          "ODA catalogue JSON or a list of {name, ra, dec}") from None
-    lo, hi = LIMITS["selected_catalog"]
+    lo, hi = param("selected_catalog").minimum, param("selected_catalog").maximum
     if len(rows) > hi:
         raise QueryError("selected_catalog", f"{len(rows)} sources", f"{lo} .. {hi} sources")
     out = {}

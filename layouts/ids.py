@@ -105,3 +105,8 @@ def holder(product: str) -> str:
 def history_item(job_id: str) -> dict:
     """Pattern-matching id of a product-history entry."""
     return {"type": "history-item", "job_id": job_id}
+
+
+def field_hint(name: str) -> str:
+    """Id of the hint under the query form's input for parameter ``name``."""
+    return f"q-{name}-hint"

@@ -2,41 +2,73 @@
 
 from __future__ import annotations
 
-from core.query import INSTRUMENTS, PRODUCTS
+from core import params as table
+from core.params import INSTRUMENTS, json_schema, served_instruments
 
-from .params import parameter_specs
+from .params import ODA_PRODUCTS
 
-__all__ = ["openapi_document"]
+__all__ = ["openapi_document", "query_schema"]
 
 _ID = {"type": "string", "pattern": "^[0-9a-f]{16,64}$", "description": "product / job id (content hash)"}
+_SCHEMA_KEYS = ("type", "minimum", "maximum", "exclusiveMinimum", "multipleOf", "enum", "description", "default",
+                "example", "x-allowed", "x-oda-default")
 
 
-def _query_schema() -> dict:
-    props = {}
-    for name, s in parameter_specs("isgri").items():
-        p = {k: v for k, v in s.items() if k in ("type", "minimum", "maximum", "exclusiveMinimum", "enum",
-                                                 "description", "default", "example")}
-        if "exclusiveMinimum" in p:  # OpenAPI 3.0 form: a boolean beside minimum
-            p["minimum"], p["exclusiveMinimum"] = p["exclusiveMinimum"], True
-        if name in ("RA", "DEC"):
-            p = {"oneOf": [{"type": "number", "minimum": s["minimum"], "maximum": s["maximum"]}, {"type": "string"}],
-                 "description": s["description"]}
-        if name == "scw_list":
-            p = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
-                 "description": s["description"]}
-        if name == "selected_catalog":
-            p = {"oneOf": [{"type": "string"}, {"type": "object"},
-                           {"type": "array", "items": {"type": "object", "properties": {
-                               "name": {"type": "string"}, "ra": {"type": "number"}, "dec": {"type": "number"}},
-                               "required": ["ra", "dec"]}}],
-                 "description": s["description"]}
-        props[name] = p
-    props["instrument"] = {"type": "string", "enum": list(INSTRUMENTS), "default": "isgri",
-                           "description": "only isgri is served today"}
-    props["product_type"] = {"type": "string", "enum": list(PRODUCTS) + ["isgri_image", "isgri_spectrum", "isgri_lc"],
-                             "default": "image"}
-    props["integral_data_rights"] = {"type": "string", "enum": ["public", "all-private"], "default": "public",
-                                     "description": "all-private needs a token"}
+def _property(p) -> dict:
+    """One table entry as an OpenAPI 3.0 property: the default instrument's range, and every
+    instrument's own range and default in ``x-instruments`` (and in the description)."""
+    insts = [i for i in INSTRUMENTS if i in p.instruments]
+    first = p.at("isgri" if "isgri" in insts else insts[0])
+    s = json_schema(first)
+    out = {k: v for k, v in s.items() if k in _SCHEMA_KEYS}
+    if "unit" in s:
+        out["x-unit"] = s["unit"]
+    if p.type in ("number", "integer") and p.choices is None:  # bounds that hold for every instrument
+        lows = [p.at(i).minimum for i in insts if p.at(i).minimum is not None]
+        highs = [p.at(i).maximum for i in insts if p.at(i).maximum is not None]
+        if "minimum" in out and lows and not first.zero:
+            out["minimum"] = min(lows)
+        if "exclusiveMinimum" in out:  # OpenAPI 3.0 form: a boolean beside minimum
+            out["minimum"], out["exclusiveMinimum"] = out["exclusiveMinimum"], True
+        if highs:
+            out["maximum"] = max(highs)
+        out.pop("multipleOf", None) if len(insts) > 1 and any(not p.at(i).step for i in insts) else None
+    per = {}
+    for i in insts:
+        q = json_schema(p.at(i))
+        per[i] = {k: q[k] for k in ("default", "x-allowed") if k in q}
+    if len({repr(v) for v in per.values()}) > 1:
+        out["x-instruments"] = per
+        out["description"] = first.help + " — " + "; ".join(
+            f"{i}: {v.get('x-allowed', '')}" + (f" (default {v['default']})" if "default" in v else "")
+            for i, v in per.items())
+    if len(insts) < len(INSTRUMENTS):
+        out["x-instruments-using"] = insts
+    if p.products != table.PRODUCTS:
+        out["x-products"] = list(p.products)
+    if p.type == "angle":
+        out = {"oneOf": [{"type": "number", "minimum": p.minimum, "maximum": p.maximum}, {"type": "string"}],
+               **{k: v for k, v in out.items() if k not in ("type", "minimum", "maximum")}}
+    elif p.type == "list":
+        out = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+               **{k: v for k, v in out.items() if k != "type"}}
+    elif p.type == "catalog":
+        row = {"type": "object", "properties": {"name": {"type": "string"}, "ra": {"type": "number"},
+                                                "dec": {"type": "number"}}, "required": ["ra", "dec"]}
+        rest = {k: v for k, v in out.items() if k not in ("type", "minimum", "maximum")}
+        out = {"oneOf": [{"type": "string"}, {"type": "object"}, {"type": "array", "items": row}], **rest}
+    return out
+
+
+def query_schema() -> dict:
+    """The JSON body of ``/api/v1/jobs`` and ``/api/v1/validate``: every table parameter."""
+    props = {p.name: _property(p) for p in table.TABLE if p.role in ("query", "alias")}
+    served = served_instruments()
+    props["instrument"]["enum"] = served
+    props["instrument"]["description"] = "instrument (served: " + ", ".join(served) + ")"
+    props["instrument"]["x-allowed"] = ", ".join(served)
+    props["product_type"]["enum"] = list(table.PRODUCTS) + [k for k, (i, _) in ODA_PRODUCTS.items()
+                                                             if i is None or i in served]
     props["token"] = {"type": "string", "description": "JWT (or use the Authorization: Bearer header)"}
     return {"type": "object", "properties": props, "additionalProperties": False,
             "example": {"src_name": "Crab", "T1": "2003-03-15", "T2": "2003-04-15", "product_type": "image",
@@ -79,12 +111,12 @@ def openapi_document(base_url: str = "") -> dict:
     return {
         "openapi": "3.0.3",
         "info": {"title": "INTEGRAL ODA API", "version": "1.0.0",
-                 "description": "Submit INTEGRAL/ISGRI analyses (images, spectra, light curves, spectral fits), "
+                 "description": "Submit INTEGRAL analyses (images, spectra, light curves, spectral fits), "
                                 "follow their per-ScW progress and fetch the products. ODA dispatcher clients "
                                 "(oda_api) use /run_analysis on the same server."},
         "servers": [{"url": base_url or "/"}],
         "components": {
-            "schemas": {"Query": _query_schema(), "Error": _error(), "Job": _job()},
+            "schemas": {"Query": query_schema(), "Error": _error(), "Job": _job()},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },
         "paths": {
@@ -147,6 +179,21 @@ def openapi_document(base_url: str = "") -> dict:
                 "responses": {"200": {"description": "zip", "content": {"application/zip": {
                     "schema": {"type": "string", "format": "binary"}}}},
                     "304": {"description": "not modified"}, "404": _err("no such product")}}},
+            "/api/v1/lightcurves/read": {"post": {
+                "summary": "Read an uploaded OSA/ODA light curve (FITS) into JSON, with its variability figures",
+                "operationId": "readLightcurve",
+                "description": "The body is the FITS file (gzip allowed), or a multipart form with the file in "
+                               "'file'. Nothing is stored. The answer lists times (MJD bin centres), widths (s), "
+                               "rates, errors, every bad row left out (notes), and the chi2 of a constant, F_var, "
+                               "linear trend and Bayesian blocks.",
+                "requestBody": {"required": True, "content": {
+                    "application/fits": {"schema": {"type": "string", "format": "binary"}},
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+                        "file": {"type": "string", "format": "binary"}}}}}},
+                "responses": {"200": _ok("the light curve and its variability"),
+                              "400": _err("not a light curve (field file, allowed formats)"),
+                              "413": _err("the upload is too large")}}},
             "/api/v1/openapi.json": {"get": {"summary": "This document", "operationId": "openapi",
                                              "responses": {"200": _ok("OpenAPI 3 document")}}},
         },

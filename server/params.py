@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import json
 
+from collections.abc import Sequence
+
+from core import params as table
 from core.errors import QueryError
-from core.instruments.base import instruments
-from core.query import (ACS_SPECTRA, CHANNEL_GRIDS, DEFAULT_RADIUS, INPUT_ALIASES, INSTRUMENTS, LIMITS, PRODUCTS,
-                        SPECTRAL_MODELS, Query)
+from core.params import INSTRUMENTS, OSA_VERSIONS, PRODUCTS, check_served, json_schema, served_instruments
+from core.query import Query
 
 __all__ = ["OSA_VERSIONS", "osa_channel_grid", "catalog_order", "ODA_DEFAULT_TIME_BIN", "ODA_PRODUCTS", "AVAILABLE_INSTRUMENTS", "CONTROL_FIELDS", "ACCEPTED_IGNORED", "query_from_oda",
            "oda_product_name", "parameter_specs", "oda_par_names", "query_from_json", "EXTRA_FIELDS"]
@@ -33,12 +35,27 @@ ODA_PRODUCTS = {
     "jemx_lc": ("jemx", "lc"),
     "spi_acs_lc": ("spi_acs", "lc"),
 }
-#: Instruments whose products this service computes: those of the registry.
-AVAILABLE_INSTRUMENTS = tuple(i.name for i in instruments())
-#: Products per instrument, ODA names.
-INSTRUMENT_PRODUCTS = {"isgri": ["isgri_image", "isgri_spectrum", "isgri_lc", "spectral_fit"],
-                       "jemx": ["jemx_image", "jemx_spectrum", "jemx_lc", "spectral_fit"],
-                       "spi_acs": ["spi_acs_lc"]}
+
+
+class _Served(Sequence):
+    """The instruments served, read from the registry at each use (``in``, iteration, ``list``)."""
+
+    def __getitem__(self, i):
+        return served_instruments()[i]
+
+    def __len__(self):
+        return len(served_instruments())
+
+    def __repr__(self):
+        return repr(tuple(self))
+
+
+#: Instruments whose products this service computes: the registry's (:func:`core.params.served_instruments`).
+AVAILABLE_INSTRUMENTS = _Served()
+#: Products per instrument, ODA names (the table's product choices per instrument).
+INSTRUMENT_PRODUCTS = {i: [oda for pt in table.param("product_type").at(i).choices
+                           for oda, (inst, t) in ODA_PRODUCTS.items() if t == pt and inst in (i, None)]
+                       for i in INSTRUMENTS}
 
 #: Dispatcher control fields: never part of the analysis (nor of the job id).
 CONTROL_FIELDS = ("session_id", "job_id", "query_status", "query_type", "dry_run", "off_line", "api",
@@ -46,30 +63,18 @@ CONTROL_FIELDS = ("session_id", "job_id", "query_status", "query_type", "dry_run
                   "product_type", "integral_data_rights", "catalog_selected_objects", "return_progress",
                   "client-name", "user_catalog_file")
 #: ODA parameters accepted for compatibility that do not change our products.
-ACCEPTED_IGNORED = {
-    "osa_version": "selects the channel grid (OSA10.x: 62 channels, OSA11.x: 256) unless channel_grid is given",
-    "image_scale_min": "display only", "image_scale_max": "display only",
-    "use_scws": "scw_list is used when given", "src_name_resolver": "names are resolved locally",
-    "data_level": "SPI-ACS: the simulated archive has one data level (ordinary and realtime are the same counts)",
-}
+ACCEPTED_IGNORED = dict(table.IGNORED)
 #: Fields our JSON API accepts besides the query's own.
 EXTRA_FIELDS = ("integral_data_rights", "token")
 
 
-#: ``osa_version`` values of the ODA INTEGRAL plugin → our channel grid (OSA 10: 62 ISGRI channels,
-#: OSA 11: 256). The archive's calibration is otherwise the same for both.
-OSA_VERSIONS = {"OSA10.2": "osa10", "OSA11.0": "osa11", "OSA11.1": "osa11", "OSA11.2": "osa11"}
 #: Light-curve bin of the ODA INTEGRAL plugin when a request gives none (s).
-ODA_DEFAULT_TIME_BIN = 1000.0
+ODA_DEFAULT_TIME_BIN = table.param("time_bin").oda_default
 
 
 def osa_channel_grid(value) -> str:
     """The channel grid an ``osa_version`` selects (``OSA10.2`` → ``osa10``)."""
-    text = str(value).strip()
-    key = next((k for k in OSA_VERSIONS if k.lower() == text.lower()), None)
-    if key is None:
-        raise QueryError("osa_version", f"unknown OSA version {text[:40]!r}", ", ".join(OSA_VERSIONS))
-    return OSA_VERSIONS[key]
+    return OSA_VERSIONS[table.param("osa_version").choice(value)]
 
 
 def catalog_order(value) -> list[str]:
@@ -107,11 +112,7 @@ def _missing(v) -> bool:
 
 
 def _check_instrument_product(instrument: str, product: str) -> tuple[str, str]:
-    instrument = (instrument or "isgri").strip().lower()
-    if instrument not in INSTRUMENTS:
-        raise QueryError("instrument", f"unknown instrument {instrument!r}", ", ".join(AVAILABLE_INSTRUMENTS))
-    if instrument not in AVAILABLE_INSTRUMENTS:
-        raise QueryError("instrument", f"{instrument} products are not available yet", ", ".join(AVAILABLE_INSTRUMENTS))
+    instrument = check_served(instrument)
     product = (product or "").strip()
     if product in ODA_PRODUCTS:
         inst, ptype = ODA_PRODUCTS[product]
@@ -164,21 +165,21 @@ def query_from_oda(values: dict, upload=None) -> tuple[Query, dict]:
     v = {k: val for k, val in values.items() if not _missing(val)}
     instrument, ptype = _check_instrument_product(str(v.get("instrument", "isgri")), str(v.get("product_type", "")))
     params = {k: val for k, val in v.items() if k not in CONTROL_FIELDS and k not in ACCEPTED_IGNORED}
+    if instrument not in table.param("osa_version").instruments:
+        params.pop("osa_version", None)
     if "selected_catalog" in params and "catalog_selected_objects" in v:
         params["selected_catalog"] = _select_objects(params["selected_catalog"], v["catalog_selected_objects"])
     if upload is not None and "selected_catalog" not in params:
         params["selected_catalog"] = upload
-    allowed = Query.parameter_names() + list(INPUT_ALIASES)
+    allowed = table.parameter_names()
     for name in params:
         if name not in allowed:
             raise QueryError(name, "is not a parameter of this service",
                              ", ".join(sorted(set(allowed) | set(CONTROL_FIELDS) | set(ACCEPTED_IGNORED))))
     params.update(instrument=instrument, product_type=ptype)
-    if "osa_version" in v:
-        grid = osa_channel_grid(v["osa_version"])
-        params.setdefault("channel_grid", grid)
-    if ptype == "lc" and instrument == "isgri" and "time_bin" not in params:  # the ISGRI plugin's default
-        params["time_bin"] = ODA_DEFAULT_TIME_BIN
+    for p in table.params(role="query", product=ptype, instrument=instrument):
+        if p.oda_default is not None and p.name not in params:  # the plugin's default (time_bin 1000 s)
+            params[p.name] = p.oda_default
     q = build_query(params)
     # Every request parameter back with the same str() (oda_api compares them); not the token.
     echoed = {k: val for k, val in values.items() if k != "token" and not _missing(val)}
@@ -205,8 +206,8 @@ def query_from_json(body) -> tuple[Query, dict]:
     if "product_type" in params and str(params["product_type"]) in ODA_PRODUCTS:
         inst, ptype = _check_instrument_product(str(params.get("instrument", "isgri")), str(params["product_type"]))
         params.update(instrument=inst, product_type=ptype)
-    elif str(params.get("instrument", "isgri")).strip().lower() not in AVAILABLE_INSTRUMENTS:
-        _check_instrument_product(str(params.get("instrument")), str(params.get("product_type", "image")))
+    else:
+        check_served(str(params.get("instrument", "isgri")))
     return build_query(params), extra
 
 
@@ -223,58 +224,14 @@ def build_query(params: dict) -> Query:
 
 # -- descriptions ----------------------------------------------------------------------------------
 def parameter_specs(instrument: str = "isgri", product: str | None = None) -> dict:
-    """Every query parameter: type, default, unit, range or choices, description.
+    """Every query parameter of ``instrument``: type, default, unit, range or choices, description
+    (:func:`core.params.json_schema` of the table's entries, with the instrument's own ranges).
 
     ``product`` (our name: image, spectrum, lc, spectral_fit) limits the list to the
     parameters that product uses.
     """
-    e_lo, e_hi = LIMITS["E_keV"].get(instrument, LIMITS["E_keV"]["isgri"])
-    specs = {
-        "src_name": dict(type="string", default="", description="source name, resolved locally (RA/DEC filled)"),
-        "RA": dict(type="number", unit="deg", minimum=0.0, maximum=360.0,
-                   description="right ascension (degrees, or sexagesimal hours as text)"),
-        "DEC": dict(type="number", unit="deg", minimum=-90.0, maximum=90.0, description="declination"),
-        "T1": dict(type="string", description="start time, in T_format", example="2003-03-15T00:00:00"),
-        "T2": dict(type="string", description="end time, in T_format (after T1)", example="2003-04-15T00:00:00"),
-        "T_format": dict(type="string", default="isot", enum=["isot", "mjd", "ijd"], description="format of T1/T2"),
-        "radius": dict(type="number", unit="deg", default=DEFAULT_RADIUS.get(instrument, 15.0), exclusiveMinimum=LIMITS["radius"][0],
-                       maximum=LIMITS["radius"][1], description="pointing axes within this distance of the target"),
-        "max_pointings": dict(type="integer", default=50, minimum=LIMITS["max_pointings"][0],
-                              maximum=LIMITS["max_pointings"][1], description="most ScWs used (spread in time)"),
-        "scw_list": dict(type="string", default="", description="comma-separated ScW ids (RRRRPPPPSSSF[.VVV])",
-                         example="005600620010.001,005600630010.001"),
-        "min_good_time": dict(type="number", unit="s", default=1000.0, minimum=LIMITS["min_good_time"][0],
-                              maximum=LIMITS["min_good_time"][1], description="least good ISGRI time per ScW"),
-        "E1_keV": dict(type="number", unit="keV", default=max(20.0, e_lo), minimum=e_lo, maximum=e_hi,
-                       description="lower energy bound"),
-        "E2_keV": dict(type="number", unit="keV", default=min(40.0, e_hi), minimum=e_lo, maximum=e_hi,
-                       description="upper energy bound (> E1_keV)"),
-        "detection_threshold": dict(type="number", unit="sigma", default=7.0,
-                                    minimum=LIMITS["detection_threshold"][0], maximum=LIMITS["detection_threshold"][1],
-                                    description="source detection significance"),
-        "time_bin": dict(type="number", default=0.0, minimum=0.0,
-                         description=f"light-curve bin in time_bin_format units; 0 = one point per ScW; "
-                                     f"{LIMITS['time_bin_sec'][0]:g}..{LIMITS['time_bin_sec'][1]:g} s otherwise"),
-        "time_bin_format": dict(type="string", default="sec", enum=["sec", "jd"], description="unit of time_bin"),
-        "channel_grid": dict(type="string", default="osa11", enum=list(CHANNEL_GRIDS), description="spectral channels"),
-        "rebin": dict(type="integer", default=1, minimum=LIMITS["rebin"][0], maximum=LIMITS["rebin"][1],
-                      description="channels summed per spectral bin"),
-        "spectral_model": dict(type="string", default="powerlaw", enum=list(SPECTRAL_MODELS),
-                               description="fit model; sums such as powerlaw+bbody allowed"),
-        "selected_catalog": dict(type="string", default="",
-                                 description=f"sources to extract: ODA catalogue JSON (as returned with images) or "
-                                             f"a JSON list of {{name, ra, dec}}; {LIMITS['selected_catalog'][1]} at most"),
-    }
-    if instrument == "jemx":
-        specs["jemx_num"] = dict(type="integer", default=2, enum=[1, 2], description="JEM-X unit (1 or 2)")
-    if instrument == "spi_acs":
-        from core.instruments.spi_acs.params import spi_acs_specs
-
-        specs = spi_acs_specs(specs)
-    if product is None:
-        return specs
-    return {k: specs[k] for k in Query.used_fields(product, instrument) + list(INPUT_ALIASES)
-            if k in specs and k not in ("instrument", "product_type")}
+    return {p.name: json_schema(p) for p in table.params(product=product, instrument=instrument)
+            if p.role in ("query", "alias") and p.name not in ("instrument", "product_type")}
 
 
 def oda_par_names(instrument: str, product: str | None) -> list[str]:
@@ -283,6 +240,7 @@ def oda_par_names(instrument: str, product: str | None) -> list[str]:
     if product:
         _, ptype = _check_instrument_product(instrument, product)
     names = list(parameter_specs(instrument, ptype))
-    names += ["integral_data_rights", "token", "catalog_selected_objects", "user_catalog_file", "osa_version",
-              "image_scale_min", "image_scale_max", "api", "oda_api_version", "dry_run", "job_id"]
+    names += [n for n in ("integral_data_rights", "token", "catalog_selected_objects", "user_catalog_file",
+                          "osa_version", "image_scale_min", "image_scale_max", "api", "oda_api_version", "dry_run",
+                          "job_id") if n not in names]
     return names

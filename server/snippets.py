@@ -15,24 +15,27 @@ from __future__ import annotations
 
 import json
 
+from core.params import param
 from core.query import Query
 
 __all__ = ["client_snippet", "oda_api_snippet", "oda_params", "oda_catalog_json"]
 
-_DEFAULTS = {"T_format": "isot", "radius": 15.0, "max_pointings": 50, "min_good_time": 1000.0,
-             "instrument": "isgri", "time_bin_format": "sec", "channel_grid": "osa11", "rebin": 1,
-             "spectral_model": "powerlaw", "time_bin": 0.0}
+#: Written even at their defaults: what a reader of the snippet wants to see.
+_ALWAYS = ("instrument", "product_type", "jemx_num", "E1_keV", "E2_keV", "detection_threshold", "systematic_fraction")
 
 
 def _params(query: Query) -> dict:
-    """The parameters worth writing: those the product uses, defaults left out."""
+    """The parameters worth writing: those the product uses, the table's defaults left out
+    (not those the ODA dispatcher would replace by its own, such as time_bin 0)."""
     p = query.to_params()
     used = set(Query.used_fields(query.product_type, query.instrument))
     out = {}
     for k, v in p.items():
         if k not in used:
             continue
-        if k in _DEFAULTS and v == _DEFAULTS[k] and k not in ("instrument",):
+        spec = param(k).at(query.instrument)
+        default = list(spec.default) if isinstance(spec.default, tuple) else spec.default
+        if k not in _ALWAYS and spec.oda_default is None and v == default:
             continue
         out[k] = v
     return out
@@ -51,8 +54,9 @@ def client_snippet(query: Query, base_url: str) -> str:
         p.pop("instrument")
     if p.get("selected_catalog"):
         p["selected_catalog"] = [list(r) for r in p["selected_catalog"]]
-    if p.get("scw_list"):
-        p["scw_list"] = ",".join(p["scw_list"])
+    for k in ("scw_list", "joint_instruments"):
+        if p.get(k):
+            p[k] = ",".join(p[k])
     ptype = p.pop("product_type", "image")
     from .client_dist import install_line
 
@@ -96,8 +100,9 @@ def oda_params(query: Query) -> dict:
     ptype = p.pop("product_type", "image")
     out = {"instrument": query.instrument, "product": oda_product_name(ptype, query.instrument),
            "product_type": "Real"}
-    if p.get("scw_list"):
-        p["scw_list"] = ",".join(p["scw_list"])
+    for k in ("scw_list", "joint_instruments"):
+        if p.get(k):
+            p[k] = ",".join(p[k])
     if p.get("selected_catalog"):
         p["selected_catalog"] = json.dumps(oda_catalog_json(p["selected_catalog"]))
     out.update(p)

@@ -7,29 +7,17 @@ from __future__ import annotations
 import functools
 import http.server
 import io
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM, DRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(not (Path(CHROMIUM).exists() and DRIVER), reason="needs chromium and chromedriver")
+from tests._browser import ROOT, app_server, chrome, needs_browser, wait
+
+pytestmark = needs_browser
 
 QUERY = "src_name=Crab&T1=2003-03-01&T2=2003-04-30&max_pointings=3"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -49,57 +37,18 @@ def hosts():
 
 @pytest.fixture(scope="module")
 def base(hosts, tmp_path_factory):
-    port = _free_port()
-    env = dict(os.environ, ODA_PORT=str(port), ODA_FRAME_ANCESTORS=hosts[0])
-    # The server's log goes to a file: a pipe nobody reads fills up and blocks the server.
-    log = open(tmp_path_factory.mktemp("app") / "app.log", "w+b")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(url + "/", timeout=5).read()
-            break
-        except OSError:
-            assert proc.poll() is None, Path(log.name).read_text()[-3000:]
-            assert time.time() < deadline, "app did not start"
-            time.sleep(0.3)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with app_server(tmp_path_factory.mktemp("app"), ODA_FRAME_ANCESTORS=hosts[0]) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-
-    opts = Options()
-    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900"):
-        opts.add_argument(a)
-    opts.binary_location = CHROMIUM
-    d = webdriver.Chrome(options=opts)
-    d.set_page_load_timeout(60)
-    yield d
-    d.quit()
+    with chrome() as drv:
+        yield drv
 
 
 def _wait(fn, timeout=60, poll=0.2, what="condition"):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        try:
-            v = fn()
-            if v:
-                return v
-        except Exception as exc:  # element not there yet, stale, ...
-            last = exc
-        time.sleep(poll)
-    raise AssertionError(f"timed out waiting for {what} ({last!r})")
+    return wait(fn, timeout=timeout, poll=poll, what=what)
 
 
 def _css(d, sel):

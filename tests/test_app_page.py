@@ -11,88 +11,37 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM, DRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(not (Path(CHROMIUM).exists() and DRIVER), reason="needs chromium and chromedriver")
+from tests._browser import app_server, chrome, needs_browser, wait
+
+pytestmark = needs_browser
 
 CRAB = "src_name=Crab&T1=2003-03-01&T2=2003-04-30&max_pointings=3"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
-    port = _free_port()
-    env = dict(os.environ, ODA_PORT=str(port), ODA_PUBLIC_MAX_SCW="50", ODA_WORKERS="1")
-    env.pop("ODA_JWT_SECRET", None)
-    # The server's log goes to a file: a pipe nobody reads fills up and blocks the server.
-    log = open(tmp_path_factory.mktemp("app") / "app.log", "w+b")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(url + "/", timeout=5).read()
-            break
-        except OSError:
-            assert proc.poll() is None, Path(log.name).read_text()[-3000:]
-            assert time.time() < deadline, "app did not start"
-            time.sleep(0.3)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with app_server(tmp_path_factory.mktemp("app"), drop_env=("ODA_JWT_SECRET",), ODA_PUBLIC_MAX_SCW="50",
+                    ODA_WORKERS="1") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def d():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-
-    opts = Options()
-    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900"):
-        opts.add_argument(a)
-    opts.binary_location = CHROMIUM
-    drv = webdriver.Chrome(options=opts)
-    drv.set_page_load_timeout(60)
-    yield drv
-    drv.quit()
+    with chrome() as drv:
+        yield drv
 
 
 # -- helpers -------------------------------------------------------------------------------------
 def _wait(fn, timeout=60, poll=0.15, what="condition"):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        try:
-            v = fn()
-            if v:
-                return v
-        except Exception as exc:  # not there yet, stale, ...
-            last = exc
-        time.sleep(poll)
-    raise AssertionError(f"timed out waiting for {what} ({last!r})")
+    return wait(fn, timeout=timeout, poll=poll, what=what)
 
 
 def _css(d, sel):
@@ -213,6 +162,26 @@ def test_form_before_a_query(base, d):
     assert api_msg.startswith(page_msg) and "public requests may use at most 50" in page_msg
     _type(d, "max_pointings", "20000")
     _wait(lambda: "allowed: 1–50 without a token" in _text(d, "#q-max_pointings-error"), what="same range when out of range")
+
+
+def test_fields_and_hints_follow_the_parameter_table(base, d):
+    """Hints, refusals and the fields shown per instrument are the parameter table's (issue 13)."""
+    from callbacks.form_state import field_hint
+    from core.params import param
+
+    d.get(base + "/")
+    _wait(lambda: _enabled(d), what="a valid ISGRI query")
+    assert "not yet" not in _text(d, ".field-instrument") and "IBIS/ISGRI" in _text(d, ".field-instrument")
+    assert not _css(d, ".field-jemx_num")[0].is_displayed()  # JEM-X only
+    assert _text(d, "#q-E1_keV-hint") == field_hint("E1_keV", "isgri")
+    _type(d, "E1_keV", "5")
+    _wait(lambda: param("E1_keV").at("isgri").allowed() in _text(d, "#q-E1_keV-error"), what="the table's range")
+    _wait(lambda: not _enabled(d), what="Submit disabled")
+    _type(d, "E1_keV", "20")
+    d.get(base + "/?instrument=spi_acs&product_type=lc")  # no times: nothing runs (no job to reattach to later)
+    _wait(lambda: _text(d, "#q-E1_keV-hint") == field_hint("E1_keV", "spi_acs"), what="the SPI-ACS band's hint")
+    _wait(lambda: not _css(d, "details.fieldset-details")[0].is_displayed(), what="no ScW fields for SPI-ACS")
+    assert _css(d, ".field-acs_spectrum")[0].is_displayed() and not _css(d, ".field-radius")[0].is_displayed()
 
 
 # -- 2: a fresh image: Enter, progressive mosaic, log, WCS grid and zoom, downloads, history ----------

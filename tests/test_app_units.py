@@ -338,7 +338,7 @@ def test_job_callbacks_compute_then_restore_instantly():
     ref = out[0]
     assert isinstance(ref, dict) and ref["product_type"] == "image" and out[5]["status"] == "done"
     assert out[7].startswith("?src_name=Crab")
-    fig, holder = render_image(ref, None, None, [], ["labels"], None, [])
+    fig, holder, _note = render_image(ref, None, None, [], ["labels"], None, [])
     assert holder == "holder has-product"
     assert fig.data[0].type == "heatmap" and "Crab" in list(fig.data[2].text)
     from core.products.run import load_product

@@ -3,9 +3,11 @@ spectrum, light-curve and position estimators; false detections in 100 blank ScW
 
 Budget: ≈ 1–2 min on 2 cores (Poisson draws of one ScW's expected counts, no archive).
 Measured when written (seeds as below): channel-rate pulls 0.00 ± 0.97, Γ −0.01 ± 0.93,
-F(20–100) −0.03 ± 1.02, light-curve bins 0.01 ± 1.01; positions 94 % inside r90 with per-axis
-pulls of rms ≈ 0.85 (the catalogue's r90 = 18′/SNR is conservative by ≈ 12 % for decoded-image
-peaks: measured σ_axis ≈ 7.4′/SNR); blank fields 0 false 7σ detections, rms 1.01.
+F(20–100) −0.03 ± 1.02, light-curve bins 0.01 ± 1.01; positions (measured as the catalogue
+measures them: fit_peak on the significance map, DETSIG = FLUX/FLUX_ERR) 85 % inside
+r90 = 19′/SNR with per-axis pulls +0.03 ± 1.03 and +0.22 ± 1.00 (σ_axis ≈ 9.1′/SNR; 300 seeds at
+each of SNR 8, 11, 15, 22 give pull rms 1.08, 1.01, 0.98, 1.00 and 86–93 % inside r90); blank fields
+0 false 7σ detections, rms 1.01.
 """
 
 from __future__ import annotations
@@ -45,9 +47,10 @@ def test_position_ensemble():
     for axis in ("z", "y"):
         s = e[axis].summary()
         assert abs(s["pull_mean"]) < 0.3, s
-        # The catalogue's error is conservative (measured rms 0.85): never optimistic.
-        assert 0.75 < s["pull_std"] < 1.05, s
-    assert 0.88 <= e["z"].extra["fraction_within_r90"] <= 0.99
+        # The catalogue's ERR_RAD is the error of its own position estimator: N(0, 1) within 10 %.
+        assert 0.9 < s["pull_std"] < 1.1, s
+    # 90 % inside r90, within 2.5 binomial σ of 100 seeds.
+    assert 0.82 <= e["z"].extra["fraction_within_r90"] <= 0.97
 
 
 def test_blank_field_false_detections():

@@ -213,3 +213,31 @@ def test_real_files_round_trip(tmp_path):
     np.testing.assert_array_equal(t.rmf.matrix, s.rmf.matrix)  # negative elements included
     np.testing.assert_array_equal(t.arf.specresp, s.arf.specresp)
     np.testing.assert_allclose(t.rate, s.rate)
+
+
+@pytest.mark.parametrize("names", [
+    # OSA names of an instrument the reader has never heard of (any 4-character prefix) …
+    {"SPECTRUM": "SPI.-PHA1-SPE", "SPECRESP": "SPI.-ARF.-RSP", "MATRIX": "SPI.-RMF.-RSP", "EBOUNDS": "SPI.-EBDS-MOD"},
+    # … JEM-X's (AXIS-ARF, FBDS-MOD) …
+    {"SPECTRUM": "JMX2-PHA1-SPE", "SPECRESP": "JMX2-AXIS-ARF", "MATRIX": "JMX2-RMF.-RSP", "EBOUNDS": "JMX2-FBDS-MOD"},
+    # … and names that say nothing: only the OGIP HDUCLAS keys tell what each extension is.
+    {"SPECTRUM": "DATA", "SPECRESP": "AREA", "MATRIX": "REDIST", "EBOUNDS": "CHANNELS"},
+])
+def test_reader_is_instrument_free(tmp_path, names):
+    edges, ch, matrix, arf = _toy_response()
+    n = ch.size - 1
+    rate = np.linspace(2.0, 0.2, n)
+    write_arf(tmp_path / "a.arf", edges[:-1], edges[1:], arf)
+    write_rmf(tmp_path / "r.rmf", edges[:-1], edges[1:], matrix, ch[:-1], ch[1:])
+    write_pha(tmp_path / "s.pha", np.arange(n), rate, 0.1 * rate, 500.0, sys_err=0.02, respfile="r.rmf",
+              ancrfile="a.arf")
+    for f in ("a.arf", "r.rmf", "s.pha"):
+        with fits.open(tmp_path / f, mode="update") as hdul:
+            for h in hdul[1:]:
+                h.header["EXTNAME"] = names[h.name]
+    s = read_spectrum(tmp_path / "s.pha")
+    np.testing.assert_allclose(s.rate, rate, rtol=1e-6)
+    np.testing.assert_allclose(s.sys_err, 0.02, rtol=1e-6)
+    np.testing.assert_allclose(s.rmf.matrix, matrix, rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(s.arf.specresp, arf, rtol=1e-6)
+    np.testing.assert_allclose(s.e_max, ch[1:], rtol=1e-6)

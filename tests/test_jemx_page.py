@@ -28,7 +28,7 @@ def _ref(product_type, **kw):
 def test_jemx_image_spectrum_and_lc_render():
     from callbacks.products import lc_sources, render_image, render_lc, render_spectrum, spectrum_sources
 
-    fig, holder = render_image(_ref("image"), None, None, [], ["labels"], None, [])
+    fig, holder, _ = render_image(_ref("image"), None, None, [], ["labels"], None, [])
     assert holder == "holder has-product"
     assert fig.data[0].type == "heatmap" and "Crab" in list(fig.data[2].text)
     assert "JEM-X2" in fig.layout.title.text

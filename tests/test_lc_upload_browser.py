@@ -2,76 +2,30 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from tests._shared import shared_path
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM, DRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(not (Path(CHROMIUM).exists() and DRIVER), reason="needs chromium and chromedriver")
+from tests._browser import app_server, chrome, needs_browser, wait
+
+pytestmark = needs_browser
 
 
 @pytest.fixture(scope="module")
-def base():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=dict(os.environ, ODA_PORT=str(port)),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(url + "/", timeout=5).read()
-            break
-        except OSError:
-            assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
-            assert time.time() < deadline, "app did not start"
-            time.sleep(0.3)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+def base(tmp_path_factory):
+    with app_server(tmp_path_factory.mktemp("app")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-
-    opts = Options()
-    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900"):
-        opts.add_argument(a)
-    opts.binary_location = CHROMIUM
-    d = webdriver.Chrome(options=opts)
-    d.set_page_load_timeout(60)
-    yield d
-    d.quit()
+    with chrome() as drv:
+        yield drv
 
 
 def _wait(fn, timeout=60, what="condition"):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        try:
-            v = fn()
-            if v:
-                return v
-        except Exception as exc:  # not rendered yet
-            last = exc
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what} ({last!r})")
+    return wait(fn, timeout=timeout, what=what)
 
 
 def test_real_light_curves_upload_and_plot(base, browser, tmp_path):

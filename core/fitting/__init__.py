@@ -9,7 +9,8 @@ Plain Python (no web framework). The modules, from the file to the figure:
 :mod:`.models`        photon models N(E) [ph/cm²/s/keV] with parameters, defaults,
                       bounds; sums such as ``"powerlaw+bbody"``.
 :mod:`.fit`           forward folding through ARF × RMF, χ² / Cash fits, profile
-                      errors (1σ, 90 %), band fluxes with errors.
+                      errors (1σ, 90 %), band fluxes with errors; joint fits of several
+                      instruments' spectra (:func:`~.fit.fit_joint`, ``constant*model``).
 :mod:`.plot`          publication PNG: data, folded model, residuals, unfolded E²F.
 :mod:`.cli`           ``python -m core fit``.
 ====================  ==============================================================
@@ -27,10 +28,14 @@ __all__ = [
     "COMPONENTS",
     "RMF",
     "BandFlux",
+    "DatasetResult",
     "FitResult",
+    "JointModel",
     "Model",
     "SpectrumData",
+    "fit_joint",
     "fit_spectrum",
+    "joint_fit_summary",
     "make_model",
     "read_arf",
     "read_rmf",
@@ -47,6 +52,7 @@ _WHERE = {
     "read_rmf": "ogip", "write_pha": "ogip", "write_arf": "ogip", "write_rmf": "ogip",
     "Model": "models", "make_model": "models", "COMPONENTS": "models",
     "fit_spectrum": "fit", "FitResult": "fit", "BandFlux": "fit",
+    "fit_joint": "fit", "joint_fit_summary": "fit", "DatasetResult": "fit", "JointModel": "models",
     "spectrum_figure": "plot", "spectrum_png": "plot",
 }
 

@@ -3,6 +3,7 @@
 Example::
 
     python -m core fit spec.fits --model cutoffpl --emin 20 --emax 300 --json fit.json --png fit.png
+    python -m core fit isgri.pha --emin 20 --emax 100 --joint jemx1.pha:3-35   # joint, constant*model
 
 Prints the parameters with their 1σ and 90 % profile errors, the statistic per degree of
 freedom and band fluxes. Bad input (missing or unreadable file, unknown model, bad range)
@@ -35,6 +36,10 @@ def add_fit_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--bands", default=_DEFAULT_BANDS,
                    help=f"flux bands, keV, as E1-E2 separated by commas (default {_DEFAULT_BANDS})")
     p.add_argument("--pivot", default=None, help="pivot energy of the normalisations, keV (default 50)")
+    p.add_argument("--joint", action="append", default=None, metavar="PHA[:EMIN-EMAX]",
+                   help="another instrument's spectrum of the source (responses from its RESPFILE/ANCRFILE), "
+                        "fitted jointly: shared parameters, a free cross-normalisation const_<DETNAM> "
+                        "(the first PHA's is 1); repeatable")
     p.add_argument("--json", dest="json_out", default=None, help="write the result as JSON here")
     p.add_argument("--png", dest="png_out", default=None, help="write the spectrum figure here")
     return p
@@ -72,6 +77,34 @@ def _bands(text):
     return tuple(out)
 
 
+def _joint_entry(text):
+    """``PHA[:EMIN-EMAX]`` of ``--joint`` as ``(SpectrumData, emin, emax)``."""
+    from pathlib import Path
+
+    from ..errors import QueryError
+    from .ogip import read_spectrum
+
+    path, _, rng = str(text).rpartition(":") if ":" in str(text) else (str(text), "", "")
+    emin = emax = None
+    if rng:
+        try:
+            emin, emax = (float(x) for x in rng.split("-"))
+        except ValueError:
+            raise QueryError("joint", f"{text!r}: the range is not EMIN-EMAX", "e.g. jemx.pha:3-35") from None
+        if not 0 < emin < emax:
+            raise QueryError("joint", f"{text!r}: need 0 < EMIN < EMAX", "e.g. jemx.pha:3-35")
+    pha = Path(path)
+    if not pha.is_file():
+        raise QueryError("joint", f"no such file {path!r}", "an OGIP PHA FITS file with RESPFILE/ANCRFILE")
+    try:
+        data = read_spectrum(pha)
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        raise QueryError("joint", f"cannot read {pha.name} with its response ({exc})", "OGIP PHA + ARF + RMF") from None
+    if data.rmf is None:
+        raise QueryError("joint", f"{pha.name} names no RESPFILE", "a PHA whose RESPFILE points to its RMF")
+    return data, emin, emax
+
+
 def _fmt_err(v):
     return "  peg " if v is None else f"{v:+.3g}"
 
@@ -82,7 +115,7 @@ def cmd_fit(args) -> int:
     from pathlib import Path
 
     from ..errors import QueryError
-    from .fit import fit_spectrum
+    from .fit import fit_joint, fit_spectrum
     from .models import COMPONENTS, make_model
     from .ogip import read_spectrum
 
@@ -112,14 +145,21 @@ def cmd_fit(args) -> int:
         raise QueryError("PHA", f"cannot read {pha.name} with its response ({exc})", "OGIP PHA + ARF + RMF") from None
     if data.rmf is None:
         raise QueryError("rmf", f"{pha.name} names no RESPFILE", "give --rmf")
+    joint = [_joint_entry(text) for text in (getattr(args, "joint", None) or [])]
     try:
-        res = fit_spectrum(data, model, emin=emin, emax=emax, stat=args.stat, bands=bands)
+        if joint:
+            res = fit_joint([(data, emin, emax)] + joint, model, args.stat, bands=bands)
+        else:
+            res = fit_spectrum(data, model, emin=emin, emax=emax, stat=args.stat, bands=bands)
     except ValueError as exc:
         raise QueryError("fit", str(exc)) from None
 
     stat_name = "chi2" if res.stat_type == "chi2" else "C-stat"
     print(f"# {pha.name}: {res.rate.size} channels in {res.e_min.min():.1f}-{res.e_max.max():.1f} keV, "
           f"model {res.model.expression} (norms in ph/cm2/s/keV at {res.model.pivot:g} keV), {stat_name}")
+    for d in res.datasets:
+        print(f"#   {d.label} ({d.source}): {d.rate.size} channels in {d.e_min.min():.1f}-{d.e_max.max():.1f} keV, "
+              f"{stat_name} {d.statistic:.2f}, constant {d.constant}")
     print(f"{'parameter':16s} {'value':>12s} {'-1sigma':>10s} {'+1sigma':>10s} {'-90%':>10s} {'+90%':>10s}  unit")
     for p in res.parameters:
         if p.frozen:

@@ -35,6 +35,17 @@ Errors
   100σ source). σ(ln F)² = gᵀ C g with g the numerical gradient of ln F in fit space; the
   1σ / 90 % errors are F·(e^(∓kσ) − 1), k = 1 / 1.645.
 
+Joint fits
+----------
+:func:`fit_joint` fits one model to several spectra (ISGRI and JEM-X of one source, say) as
+XSPEC's ``constant*model``: the physical parameters are shared, each dataset ``d`` has a
+constant ``const_<label>`` (the first, the reference, frozen at 1; the others free, with
+profile errors like any parameter), each dataset keeps its own response, exposure, SYS_ERR,
+quality and energy range, and the statistic is the sum of the datasets' (χ² or Cash). The
+channels of the datasets are concatenated into one problem, so the closed-form norms, the
+profiles and the flux errors below work unchanged; band fluxes are the model's, i.e. on the
+reference dataset's normalisation.
+
 Speed
 -----
 For a single-component model the normalisation is linear and is solved in closed form inside
@@ -51,17 +62,20 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize, stats
 
-from .models import Model, make_model
-from .ogip import SpectrumData
+from .models import JointModel, Model, make_model
+from .ogip import SpectrumData, read_spectrum
 
 __all__ = [
     "DEFAULT_BANDS",
     "DELTA_1SIGMA",
     "DELTA_90",
     "BandFlux",
+    "DatasetResult",
     "FitResult",
     "ParameterResult",
+    "fit_joint",
     "fit_spectrum",
+    "joint_fit_summary",
 ]
 
 DELTA_1SIGMA = 1.0
@@ -213,6 +227,8 @@ class FitResult:
     notes: list = field(default_factory=list)
     seconds: float = 0.0
     source: str = ""
+    #: Joint fits: one :class:`DatasetResult` per dataset (empty for a single spectrum).
+    datasets: list = field(default_factory=list)
     #: (best fit-space vector, indices propagated, their covariance, log mask) for the delta method.
     _delta: tuple | None = field(default=None, repr=False)
     #: (e1, e2, "energy"|"photon") → σ(ln F) from the Hessian in (ln F, other parameters).
@@ -322,25 +338,94 @@ class FitResult:
             "parameters": [p.to_dict() for p in self.parameters],
             "derived": self.derived(),
             "fluxes": [f.to_dict() for f in self.fluxes],
-            "channels": {"e_min_keV": self.e_min.tolist(), "e_max_keV": self.e_max.tolist(),
-                         "rate": self.rate.tolist(), "rate_err": self.rate_err.tolist(),
-                         "model_rate": self.model_rate.tolist()},
+            "channels": self._channels(),
             "notes": list(self.notes), "seconds": self.seconds,
             "flux_errors": "delta method on ln F with the Hessian covariance; parameters pegged at a limit held there",
-        }
+        } | (self._joint_dict() if self.datasets else {})
+
+    def _joint_dict(self) -> dict:
+        """Joint fits: the datasets (their channels and constants) and which dataset each
+        concatenated channel of ``channels`` belongs to."""
+        by_name = {p.name: p for p in self.parameters}
+        labels = [lab for d in self.datasets for lab in [d.label] * int(d.rate.size)]
+        return {"joint": True,
+                "datasets": [d.to_dict(by_name.get(d.constant)) for d in self.datasets],
+                "channels": {**self._channels(), "dataset": labels}}
+
+    def _channels(self) -> dict:
+        return {"e_min_keV": self.e_min.tolist(), "e_max_keV": self.e_max.tolist(),
+                "rate": self.rate.tolist(), "rate_err": self.rate_err.tolist(),
+                "model_rate": self.model_rate.tolist()}
+
+
+@dataclass
+class DatasetResult:
+    """One dataset of a joint fit: its channels, folded model and share of the statistic.
+
+    Attributes
+    ----------
+    label : str
+        Dataset name (``ISGRI``, ``JMX1``…: the PHA's ``DETNAM``/``INSTRUME`` unless given).
+    constant : str
+        Name of its cross-normalisation parameter (``const_<label>``).
+    source : str
+        PHA file name.
+    exposure : float
+        [s].
+    emin, emax : float or None
+        Requested energy range [keV].
+    e_min, e_max, rate, rate_err, model_rate : numpy.ndarray
+        Fitted channel groups: bounds [keV], observed rate and total error [counts/s], best-fit
+        predicted rate (constant included) [counts/s].
+    statistic : float
+        This dataset's part of the total statistic.
+    """
+
+    label: str
+    constant: str
+    source: str
+    exposure: float
+    emin: float | None
+    emax: float | None
+    e_min: np.ndarray
+    e_max: np.ndarray
+    rate: np.ndarray
+    rate_err: np.ndarray
+    model_rate: np.ndarray
+    statistic: float
+
+    @property
+    def residuals(self) -> np.ndarray:
+        """(data − model) / error per channel group."""
+        return (self.rate - self.model_rate) / self.rate_err
+
+    def to_dict(self, constant: ParameterResult | None = None) -> dict:
+        out = {"label": self.label, "source": self.source, "exposure_s": float(self.exposure),
+               "emin_keV": _nan_to_none(self.emin), "emax_keV": _nan_to_none(self.emax),
+               "n_bins": int(self.rate.size), "statistic": _nan_to_none(self.statistic),
+               "constant": constant.to_dict() if constant is not None else {"name": self.constant},
+               "channels": {"e_min_keV": self.e_min.tolist(), "e_max_keV": self.e_max.tolist(),
+                            "rate": self.rate.tolist(), "rate_err": self.rate_err.tolist(),
+                            "model_rate": self.model_rate.tolist(),
+                            "residual_sigma": self.residuals.tolist()}}
+        if out["emin_keV"] is None:
+            del out["emin_keV"]  # no nulls for oda_api's literal_eval of the text products
+        if out["emax_keV"] is None:
+            del out["emax_keV"]
+        return out
 
 
 # ---------------------------------------------------------------------------------------
 # The problem: data, response and statistic
 # ---------------------------------------------------------------------------------------
-class _Problem:
-    """Folded model and statistic of one spectrum over the selected channel groups."""
+class _Fold:
+    """One dataset folded once: quadrature points and weights of its selected channel groups."""
 
-    def __init__(self, data: SpectrumData, model: Model, emin, emax, stat: str):
+    def __init__(self, data: SpectrumData, emin, emax, stat: str, label: str = ""):
         if data.rmf is None:
-            raise ValueError("the spectrum has no RMF (give --rmf or a RESPFILE in the PHA header)")
-        self.model = model
-        self.stat_type = stat
+            raise ValueError(f"{label + ': ' if label else ''}the spectrum has no RMF "
+                             "(give --rmf or a RESPFILE in the PHA header)")
+        self.label = label
         self.notes: list[str] = []
         g = data.grouped()
         centre = 0.5 * (g.e_min + g.e_max)
@@ -353,7 +438,7 @@ class _Problem:
             sel &= (g.stat_err > 0) | (g.sys_frac * np.abs(g.rate) > 0)
         idx = np.flatnonzero(sel)
         if idx.size == 0:
-            raise ValueError(f"no good channels in {emin}–{emax} keV "
+            raise ValueError(f"{label + ': ' if label else ''}no good channels in {emin}–{emax} keV "
                              f"(spectrum covers {np.nanmin(g.e_min):.1f}–{np.nanmax(g.e_max):.1f} keV)")
         members = [g.members[k] for k in idx]
         cols = data.response_columns()
@@ -390,14 +475,56 @@ class _Problem:
         self.rate = g.rate[idx]
         self.sigma = np.sqrt(g.stat_err[idx] ** 2 + (g.sys_frac[idx] * g.rate[idx]) ** 2)
         self.exposure = float(data.exposure)
+        self.counts = None
         if stat == "cash":
             if not data.poisson or g.counts is None:
-                raise ValueError("cash needs a Poisson spectrum (COUNTS, or POISSERR = T); this one has Gaussian "
-                                 "STAT_ERR (e.g. background-subtracted ISGRI rates): use chi2")
+                raise ValueError(f"{label + ': ' if label else ''}cash needs a Poisson spectrum (COUNTS, or "
+                                 "POISSERR = T); this one has Gaussian STAT_ERR (e.g. background-subtracted ISGRI "
+                                 "rates): use chi2")
             self.counts = g.counts[idx]
+        self.n_bins = idx.size
+
+
+class _Problem:
+    """Folded model and statistic of one spectrum, or of several fitted jointly.
+
+    A joint problem (:meth:`joint`) concatenates the datasets' selected channel groups: the
+    predicted rate of dataset ``d`` is its own folding of the shared model times its constant
+    (a parameter of the :class:`~.models.JointModel`), and the statistic is the sum of the
+    datasets' statistics (each with its own exposure, errors and SYS_ERR).
+    """
+
+    def __init__(self, data: SpectrumData, model: Model, emin, emax, stat: str):
+        self._setup([_Fold(data, emin, emax, stat)], model, stat, [None])
+
+    @classmethod
+    def joint(cls, folds, model: Model, stat: str, factor_indices):
+        """A problem over several :class:`_Fold` with per-dataset constants at ``factor_indices``."""
+        self = cls.__new__(cls)
+        self._setup(list(folds), model, stat, list(factor_indices))
+        return self
+
+    def _setup(self, folds, model, stat, factor_indices):
+        self.model = model
+        self.stat_type = stat
+        self.folds = folds
+        self.factor_indices = factor_indices
+        self.notes = [f"{f.label}: {n}" if len(folds) > 1 else n for f in folds for n in f.notes]
+        stops = np.cumsum([f.n_bins for f in folds])
+        self.block = [slice(int(a), int(b)) for a, b in zip(np.r_[0, stops[:-1]], stops)]
+        cat = lambda name: np.concatenate([getattr(f, name) for f in folds])
+        self.e_min, self.e_max, self.rate, self.sigma = cat("e_min"), cat("e_max"), cat("rate"), cat("sigma")
+        if len(folds) == 1:
+            f = folds[0]
+            self.points, self.weights, self.lo, self.hi, self.resp = f.points, f.weights, f.lo, f.hi, f.resp
+            self.exposure = f.exposure
+        else:
+            self.exposure = np.concatenate([np.full(f.n_bins, f.exposure) for f in folds])
+        if stat == "cash":
+            self.counts = cat("counts")
             self._nlogn = np.where(self.counts > 0, self.counts * np.log(np.where(self.counts > 0, self.counts, 1)), 0.0)
         self.w = 1.0 / self.sigma ** 2
-        self.n_bins = idx.size
+        self.n_bins = int(stops[-1])
         # Fit space: log10 for scale parameters.
         self.log = np.array([p.log for p in model.parameters])
         self.bounds = np.array([(math.log10(p.lo), math.log10(p.hi)) if p.log else (p.lo, p.hi)
@@ -405,6 +532,14 @@ class _Problem:
         self.single = len(model.components) == 1
         self.n_eval = 0
         self.best_seen = (math.inf, None)  # lowest statistic met anywhere (profiles included)
+
+    def fold(self, photon_model, values):
+        """Predicted rates of every selected channel group for ``photon_model(points)``."""
+        out = []
+        for f, k in zip(self.folds, self.factor_indices):
+            m = photon_model(f.points) @ f.weights
+            out.append(m if k is None else m * values[k])
+        return out[0] if len(out) == 1 else np.concatenate(out)
 
     # -- transforms ----------------------------------------------------------------------
     def to_values(self, u):
@@ -418,7 +553,7 @@ class _Problem:
     # -- model and statistic -------------------------------------------------------------
     def predicted(self, values):
         self.n_eval += 1
-        return self.model(self.points, values) @ self.weights
+        return self.fold(lambda e: self.model(e, values), values)
 
     def stat_of(self, m):
         if self.stat_type == "chi2":
@@ -455,7 +590,7 @@ class _Problem:
             if c in elim:
                 vals[-1] = 1.0
             self.n_eval += 1
-            m = comp.evaluate(self.points, *vals) @ self.weights
+            m = self.fold(lambda e, comp=comp, vals=vals: comp.evaluate(e, *vals), v)
             if c in elim:
                 shapes.append(m)
             else:
@@ -470,7 +605,7 @@ class _Problem:
             else:
                 norms, _ = optimize.nnls((M * sw).T, (self.rate - fixed) * sw)
         else:
-            den = M[0].sum() * self.exposure
+            den = np.sum(M[0] * self.exposure)
             norms = np.array([self.counts.sum() / den if den > 0 else 0.0])
         u = np.array(u, float)
         for c, s in zip(elim, norms):
@@ -737,6 +872,20 @@ def fit_spectrum(data: SpectrumData, model="powerlaw", emin=None, emax=None, sta
     if not isinstance(model, Model):
         model = make_model(model, **({} if pivot is None else {"pivot": pivot}))
     prob = _Problem(data, model, emin, emax, stat)
+    return _run_fit(prob, model, stat, fixed, start, bands, errors, emin, emax,
+                    str(data.path.name) if data.path else "", t0)
+
+
+def _scale_of(prob, m, sl=slice(None)):
+    """The factor that best scales predicted rates ``m`` to the data of block ``sl``."""
+    if prob.stat_type == "chi2":
+        den = np.sum(m[sl] * m[sl] * prob.w[sl])
+        return np.sum(m[sl] * prob.rate[sl] * prob.w[sl]) / den if den > 0 else 1.0
+    return np.sum(prob.counts[sl]) / max(np.sum(m[sl] * np.broadcast_to(prob.exposure, m.shape)[sl]), 1e-300)
+
+
+def _run_fit(prob, model, stat, fixed, start, bands, errors, emin, emax, source, t0) -> FitResult:
+    """Best fit, profile errors and band fluxes of a prepared problem (one dataset or several)."""
     names = model.names
     for d, what in ((fixed or {}, "fixed"), (start or {}, "start")):
         for n in d:
@@ -749,22 +898,26 @@ def fit_spectrum(data: SpectrumData, model="powerlaw", emin=None, emax=None, sta
     free = [k for k, n in enumerate(names) if n not in (fixed or {})]
 
     # Put the norms at the right scale before the non-linear search (χ² optimum of one factor).
+    # Joint fits: the norms follow the first dataset (the reference) and each other dataset's
+    # constant starts at its own scale relative to it.
+    factors = [k for k in prob.factor_indices if k is not None]
     m = prob.predicted(prob.to_values(u0))
-    if stat == "chi2":
-        den = np.sum(m * m * prob.w)
-        scale = np.sum(m * prob.rate * prob.w) / den if den > 0 else 1.0
-    else:
-        scale = np.sum(prob.counts) / max(np.sum(m) * prob.exposure, 1e-300)
+    scales = [_scale_of(prob, m, sl) for sl in prob.block]
+    scale = scales[0] if factors else _scale_of(prob, m)
     if scale > 0:
         for k in model.norm_indices:
             if k in free:
                 u0[k] = np.clip(u0[k] + math.log10(scale), *prob.bounds[k])
+        for k, sc in zip(prob.factor_indices, scales):
+            if k is not None and k in free and names[k] not in (start or {}) and sc > 0:
+                u0[k] = np.clip(u0[k] + math.log10(sc / scale), *prob.bounds[k])
 
     # Non-linear shape parameters (energies, temperatures) may have several valleys: start
     # also from 1/3 and 3 times each default and polish the best start.
     starts = [u0]
     for k in free:
-        if prob.log[k] and k not in model.norm_indices and model.names[k] not in (start or {}):
+        if (prob.log[k] and k not in model.norm_indices and k not in factors
+                and model.names[k] not in (start or {})):
             for f in (-math.log10(3.0), math.log10(3.0)):
                 u = u0.copy()
                 u[k] = np.clip(u[k] + f, *prob.bounds[k])
@@ -854,7 +1007,7 @@ def fit_spectrum(data: SpectrumData, model="powerlaw", emin=None, emax=None, sta
     result = FitResult(model=model, stat_type=stat, statistic=float(best_stat), dof=prob.n_bins - n_free,
                        parameters=params, fluxes=[], e_min=prob.e_min, e_max=prob.e_max, rate=prob.rate,
                        rate_err=prob.sigma, model_rate=prob.predicted(best_v), emin=emin, emax=emax,
-                       covariance=cov, notes=notes, source=str(data.path.name) if data.path else "",
+                       covariance=cov, notes=notes, source=source,
                        _delta=delta,
                        _flux_sigma=(None if delta is None else
                                     (lambda e1, e2, kind, idx=list(delta[1]), u=best_u.copy():
@@ -862,6 +1015,135 @@ def fit_spectrum(data: SpectrumData, model="powerlaw", emin=None, emax=None, sta
     result.fluxes = [result.flux(a, b) for a, b in bands]
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _dataset(item):
+    """``(SpectrumData, emin, emax, label)`` of one entry of :func:`fit_joint`'s ``datasets``."""
+    emin = emax = label = None
+    if isinstance(item, dict):
+        unknown = set(item) - {"pha", "arf", "rmf", "emin", "emax", "label", "data"}
+        if unknown:
+            raise ValueError(f"datasets: unknown key {sorted(unknown)[0]!r} (use pha, arf, rmf, emin, emax, label)")
+        data = item.get("data")
+        if data is None:
+            if item.get("pha") is None:
+                raise ValueError("datasets: each entry needs a pha (or data)")
+            data = read_spectrum(item["pha"], arf=item.get("arf"), rmf=item.get("rmf"))
+        emin, emax, label = item.get("emin"), item.get("emax"), item.get("label")
+    elif isinstance(item, SpectrumData):
+        data = item
+    elif isinstance(item, (tuple, list)):
+        if not 1 <= len(item) <= 5:
+            raise ValueError("datasets: a tuple entry is (pha[, arf, rmf[, emin, emax]])")
+        if isinstance(item[0], SpectrumData):
+            data, rest = item[0], list(item[1:])
+        else:
+            pha, arf, rmf = (list(item[:3]) + [None, None])[:3]
+            data, rest = read_spectrum(pha, arf=arf, rmf=rmf), list(item[3:])
+        if len(rest) == 2:
+            emin, emax = rest
+        elif rest:
+            raise ValueError("datasets: a tuple entry is (pha[, arf, rmf[, emin, emax]]) or (data, emin, emax)")
+    else:
+        data = read_spectrum(item)
+    if emin is not None and emax is not None and not float(emin) < float(emax):
+        raise ValueError(f"datasets: emin ({emin}) must be below emax ({emax})")
+    if label is None:
+        h = data.header
+        label = str(h.get("DETNAM") or h.get("INSTRUME") or "").strip()
+    return data, (None if emin is None else float(emin)), (None if emax is None else float(emax)), label
+
+
+def fit_joint(datasets, model="powerlaw", stat="chi2", *, fixed: dict | None = None, start: dict | None = None,
+              pivot: float | None = None, bands=DEFAULT_BANDS, errors: bool = True) -> FitResult:
+    """Fit one photon model to several spectra at once (XSPEC's ``constant*model``).
+
+    The physical parameters are shared; each dataset after the first has a free constant
+    ``const_<label>`` multiplying its folded rates (the cross-normalisation of two
+    instruments); the first dataset's constant is frozen at 1, so the fluxes and the norm
+    are the first dataset's (e.g. ISGRI's). Each dataset keeps its own ARF/RMF, exposure,
+    SYS_ERR, quality and channel selection; the statistic (χ² or Cash) is the sum of the
+    datasets'. Errors (1σ, 90 %) of every free parameter, the constants included, come from
+    the profile of the total statistic (see the module notes).
+
+    Parameters
+    ----------
+    datasets : sequence
+        Two or more of: a :class:`~.ogip.SpectrumData`; a PHA path (ARF/RMF from its
+        ``ANCRFILE``/``RESPFILE``); a tuple ``(pha, arf, rmf)`` or ``(pha, arf, rmf, emin, emax)``
+        (``None`` for a response found through the header), or ``(SpectrumData, emin, emax)``;
+        a dict with keys ``pha``/``data``, ``arf``, ``rmf``, ``emin``, ``emax``, ``label``.
+        ``emin``/``emax`` [keV]: channel groups whose centre lies inside (default all good
+        channels, i.e. quality 0).
+    model : str or Model, optional
+        As :func:`fit_spectrum` (``powerlaw``, ``cutoffpl``, ``powerlaw+bbody``…).
+    stat : {"chi2", "cash"}, optional
+    fixed, start : dict, optional
+        Parameter name → value, for the shared parameters and the constants alike
+        (``fixed={"const_JMX1": 1.0}`` ties the normalisations).
+    pivot : float, optional
+        Pivot energy [keV] of the normalisations (default 50).
+    bands : sequence of (float, float), optional
+        Bands [keV] of the reported fluxes.
+    errors : bool, optional
+
+    Returns
+    -------
+    FitResult
+        With :attr:`FitResult.datasets` (one :class:`DatasetResult` each); its ``channels`` are
+        the datasets' concatenated, in dataset order.
+
+    Raises
+    ------
+    ValueError
+        Fewer than two datasets, a bad dataset entry or range, unknown model, statistic or
+        parameter, no channel in a dataset's range, Cash on a non-Poisson spectrum.
+    """
+    t0 = time.perf_counter()
+    if stat not in ("chi2", "cash"):
+        raise ValueError(f"unknown statistic {stat!r} (use chi2 or cash)")
+    entries = [_dataset(item) for item in datasets]
+    if len(entries) < 2:
+        raise ValueError(f"a joint fit needs at least two datasets (got {len(entries)}); use fit_spectrum for one")
+    base = model if isinstance(model, Model) else make_model(model, **({} if pivot is None else {"pivot": pivot}))
+    if isinstance(base, JointModel):
+        base = base.base
+    jm = JointModel(base, [e[3] for e in entries])
+    folds = [_Fold(data, lo, hi, stat, label) for (data, lo, hi, _), label in zip(entries, jm.labels)]
+    prob = _Problem.joint(folds, jm, stat, jm.factor_indices)
+    ref = jm.names[jm.factor_indices[0]]
+    fixed = {**(fixed or {})}
+    if ref in fixed and float(fixed[ref]) != 1.0:
+        raise ValueError(f"fixed: {ref} is the reference dataset's constant and stays 1")
+    fixed[ref] = 1.0
+    los = [e[1] for e in entries if e[1] is not None]
+    his = [e[2] for e in entries if e[2] is not None]
+    source = " + ".join(f"{lab}:{e[0].path.name}" if e[0].path else lab for e, lab in zip(entries, jm.labels))
+    result = _run_fit(prob, jm, stat, fixed, start, bands, errors, min(los) if len(los) == len(entries) else None,
+                      max(his) if len(his) == len(entries) else None, source, t0)
+    model_rate = result.model_rate
+    for (data, lo, hi, _), f, sl, k in zip(entries, folds, prob.block, jm.factor_indices):
+        m = model_rate[sl]
+        if stat == "chi2":
+            part = float(np.sum((f.rate - m) ** 2 / f.sigma ** 2))
+        else:
+            mu = m * f.exposure
+            n = f.counts
+            part = float(2.0 * np.sum(mu - n + np.where(n > 0, n * np.log(np.where(n > 0, n, 1) / mu), 0.0)))
+        result.datasets.append(DatasetResult(f.label, jm.names[k], str(data.path.name) if data.path else "",
+                                             f.exposure, lo, hi, f.e_min, f.e_max, f.rate, f.sigma, m, part))
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def joint_fit_summary(datasets, model: str = "powerlaw", *, bands=DEFAULT_BANDS, stat: str = "chi2",
+                      pivot: float | None = None, fixed: dict | None = None) -> dict:
+    """:func:`fit_joint` as the JSON-able dict of :meth:`FitResult.to_dict` (for a product).
+
+    ``datasets``: as :func:`fit_joint` (e.g. ``[(isgri_pha, isgri_arf, isgri_rmf, 20, 100),
+    (jemx_pha, jemx_arf, jemx_rmf, 3, 35)]``, the first being the reference, constant 1).
+    """
+    return fit_joint(datasets, model, stat, bands=bands, pivot=pivot, fixed=fixed).to_dict()
 
 
 def energy_flux_erg(result: FitResult, e1: float, e2: float) -> float:

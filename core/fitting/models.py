@@ -53,6 +53,7 @@ __all__ = [
     "DEFAULT_PIVOT_KEV",
     "KEV_TO_ERG",
     "Component",
+    "JointModel",
     "Model",
     "Parameter",
     "bin_integral",
@@ -328,6 +329,65 @@ class Model:
     def energy_flux(self, e1, e2, values):
         """∫ E N dE over [e1, e2] keV [erg/cm²/s]; vectorised over parameter arrays."""
         return self.band_fluxes(e1, e2, values)[1]
+
+
+class JointModel(Model):
+    """A model fitted to several datasets at once: XSPEC's ``constant*model``.
+
+    The physical parameters (those of ``base``) are shared by every dataset; each dataset ``d``
+    has its own multiplicative constant ``const_<label_d>`` (a cross-normalisation, absorbing
+    the calibration difference of two instruments' effective areas), appended after the
+    physical parameters. The photon spectrum, band fluxes and derived quantities are those of
+    the base model, i.e. of the dataset whose constant is 1 (the reference, frozen by
+    :func:`core.fitting.fit.fit_joint`).
+
+    Parameters
+    ----------
+    base : Model
+    labels : sequence of str
+        One per dataset (e.g. ``["ISGRI", "JMX1"]``); made unique and safe for parameter names.
+    """
+
+    CONST_LO, CONST_HI = 1e-3, 1e3
+
+    def __init__(self, base: Model, labels):
+        self.base = base
+        self.expression = base.expression
+        self.pivot = base.pivot
+        self.components = base.components
+        self.slices = base.slices
+        self.labels = _unique_labels(labels)
+        self.parameters = list(base.parameters) + [
+            Parameter(f"const_{lab}", 1.0, self.CONST_LO, self.CONST_HI, "", True,
+                      f"cross-normalisation of dataset {lab}") for lab in self.labels]
+
+    @property
+    def n_base(self) -> int:
+        """Number of physical (shared) parameters."""
+        return len(self.base.parameters)
+
+    @property
+    def factor_indices(self) -> list[int]:
+        """Index of each dataset's constant in the flat parameter vector."""
+        return list(range(self.n_base, self.n_base + len(self.labels)))
+
+    def __repr__(self) -> str:
+        return f"JointModel(constant*{self.expression!r}, pivot={self.pivot:g}, datasets={self.labels})"
+
+    def __call__(self, energy, values):
+        """N(E) of the base model (the constants only scale each dataset's folded rates)."""
+        return self.base(energy, values[: self.n_base])
+
+
+def _unique_labels(labels) -> list[str]:
+    out: list[str] = []
+    for k, lab in enumerate(labels):
+        clean = "".join(ch if ch.isalnum() else "_" for ch in str(lab or "").strip()) or f"D{k + 1}"
+        name, n = clean, 2
+        while name in out:
+            name, n = f"{clean}_{n}", n + 1
+        out.append(name)
+    return out
 
 
 def make_model(expression: str, pivot: float = DEFAULT_PIVOT_KEV) -> Model:

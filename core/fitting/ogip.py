@@ -4,10 +4,11 @@ Reading
 -------
 :func:`read_spectrum` accepts what XSPEC accepts and what INTEGRAL's OSA writes:
 
-* extensions found by name — OGIP ``SPECTRUM``, ``SPECRESP``, ``MATRIX`` / ``SPECRESP MATRIX``,
-  ``EBOUNDS`` and OSA ``ISGR-PHA1-SPE``, ``ISGR-EVTS-SPE``, ``ISGR-ARF.-RSP``, ``ISGR-RMF.-RSP``,
-  ``ISGR-EBDS-MOD`` (and the JEM-X ``JMXn-…`` equivalents) — or, failing that, by their
-  ``HDUCLAS1/2`` keys or their columns;
+* extensions found without knowing the instrument: by the OGIP names ``SPECTRUM``,
+  ``SPECRESP``, ``MATRIX`` / ``SPECRESP MATRIX``, ``EBOUNDS``; else by OSA's names after their
+  4-character instrument prefix (``XXXX-PHA1-SPE``, ``-EVTS-SPE``, ``-SPE.-PHA``; ``-ARF.-RSP``,
+  ``-AXIS-ARF``; ``-RMF.-RSP``; ``-EBDS-MOD``, ``-FBDS-MOD``: ISGRI's ``ISGR-…`` and JEM-X's
+  ``JMX1-…``/``JMX2-…`` alike); else by their ``HDUCLAS1/2`` keys; else by their columns;
 * ``MATRIX``, ``F_CHAN`` and ``N_CHAN`` as fixed-width or variable-length columns, with any
   number of channel groups per row; ``F_CHAN`` counted from ``TLMIN`` of the column (0 or 1;
   OGIP's default is 1 when ``TLMIN`` is absent unless ``EBOUNDS`` says otherwise);
@@ -59,10 +60,17 @@ __all__ = [
     "write_rmf",
 ]
 
-_SPECTRUM_NAMES = ("SPECTRUM", "ISGR-PHA1-SPE", "ISGR-EVTS-SPE", "ISGR-SPE.-PHA", "JMX1-PHA1-SPE", "JMX2-PHA1-SPE")
-_ARF_NAMES = ("SPECRESP", "ISGR-ARF.-RSP", "JMX1-AXIS-ARF", "JMX2-AXIS-ARF")
-_MATRIX_NAMES = ("MATRIX", "SPECRESP MATRIX", "ISGR-RMF.-RSP", "JMX1-RMF.-RSP", "JMX2-RMF.-RSP")
-_EBOUNDS_NAMES = ("EBOUNDS", "ISGR-EBDS-MOD", "JMX1-FBDS-MOD", "JMX2-FBDS-MOD")
+# Extensions are found without knowing the instrument: first the OGIP names, then OSA's
+# names by their part after the instrument prefix (``ISGR-PHA1-SPE``, ``JMX2-AXIS-ARF``,
+# ``SPI.-…``: any 4-character prefix), then the OGIP HDUCLAS1/2 keys, then the columns.
+_SPECTRUM_NAMES = ("SPECTRUM",)
+_ARF_NAMES = ("SPECRESP",)
+_MATRIX_NAMES = ("MATRIX", "SPECRESP MATRIX")
+_EBOUNDS_NAMES = ("EBOUNDS",)
+_SPECTRUM_OSA = ("PHA1-SPE", "EVTS-SPE", "SPE.-PHA")
+_ARF_OSA = ("ARF.-RSP", "AXIS-ARF")
+_MATRIX_OSA = ("RMF.-RSP",)
+_EBOUNDS_OSA = ("EBDS-MOD", "FBDS-MOD")
 
 _DEFAULT_KEYS = {"TELESCOP": "INTEGRAL", "INSTRUME": "IBIS", "DETNAM": "ISGRI", "FILTER": "NONE"}
 
@@ -290,12 +298,22 @@ class SpectrumData:
 # ---------------------------------------------------------------------------------------
 # Reading
 # ---------------------------------------------------------------------------------------
-def _find_hdu(hdul, names, hduclas, columns, what, path):
-    """The first table HDU with one of ``names``, else with ``HDUCLAS1/2``, else with ``columns``."""
+def _osa_suffix(extname: str) -> str:
+    """``PHA1-SPE`` of ``ISGR-PHA1-SPE`` / ``JMX1-PHA1-SPE`` (OSA: 4-character instrument prefix)."""
+    return extname[5:] if len(extname) > 5 and extname[4] == "-" else ""
+
+
+def _find_hdu(hdul, names, osa, hduclas, columns, what, path):
+    """The first table HDU named one of ``names``, else an OSA ``XXXX-<osa suffix>``, else one
+    with ``HDUCLAS1/2`` in ``hduclas``, else one with ``columns``."""
     tables = [h for h in hdul[1:] if isinstance(h, fits.BinTableHDU)]
     for name in names:
         for h in tables:
             if h.name.strip().upper() == name:
+                return h
+    for suffix in osa:
+        for h in tables:
+            if _osa_suffix(h.name.strip().upper()) == suffix:
                 return h
     for h in tables:
         classes = {str(h.header.get(k, "")).strip().upper() for k in ("HDUCLAS1", "HDUCLAS2")}
@@ -305,7 +323,8 @@ def _find_hdu(hdul, names, hduclas, columns, what, path):
         cols = {c.upper() for c in h.columns.names}
         if all(any(c in cols for c in alt.split("|")) for alt in columns):
             return h
-    raise ValueError(f"{Path(path).name}: no {what} extension (looked for {', '.join(names)})")
+    raise ValueError(f"{Path(path).name}: no {what} extension (looked for {', '.join(names + tuple('XXXX-' + x for x in osa))}, "
+                     f"HDUCLAS {'/'.join(sorted(hduclas))} or columns {', '.join(columns)})")
 
 
 def _open(path):
@@ -328,7 +347,7 @@ def read_arf(path) -> ARF:
         Negative areas are kept as they are (see module notes).
     """
     with _open(path) as hdul:
-        h = _find_hdu(hdul, _ARF_NAMES, {"SPECRESP"}, ("ENERG_LO", "ENERG_HI", "SPECRESP"), "ARF (SPECRESP)", path)
+        h = _find_hdu(hdul, _ARF_NAMES, _ARF_OSA, {"SPECRESP"}, ("ENERG_LO", "ENERG_HI", "SPECRESP"), "ARF (SPECRESP)", path)
         d = h.data
         return ARF(np.asarray(d["ENERG_LO"], float), np.asarray(d["ENERG_HI"], float),
                    np.asarray(d["SPECRESP"], float), h.header.copy(), Path(path))
@@ -358,8 +377,8 @@ def read_rmf(path) -> RMF:
     column's ``TLMIN``, else the first ``CHANNEL`` of ``EBOUNDS``, else 1 (OGIP default).
     """
     with _open(path) as hdul:
-        mh = _find_hdu(hdul, _MATRIX_NAMES, {"RSP_MATRIX"}, ("ENERG_LO", "MATRIX", "F_CHAN"), "matrix", path)
-        eh = _find_hdu(hdul, _EBOUNDS_NAMES, {"EBOUNDS"}, ("E_MIN", "E_MAX"), "EBOUNDS", path)
+        mh = _find_hdu(hdul, _MATRIX_NAMES, _MATRIX_OSA, {"RSP_MATRIX"}, ("ENERG_LO", "MATRIX", "F_CHAN"), "matrix", path)
+        eh = _find_hdu(hdul, _EBOUNDS_NAMES, _EBOUNDS_OSA, {"EBOUNDS"}, ("E_MIN", "E_MAX"), "EBOUNDS", path)
         ed = eh.data
         e_min = np.asarray(ed["E_MIN"], float)
         e_max = np.asarray(ed["E_MAX"], float)
@@ -448,7 +467,7 @@ def read_spectrum(pha, arf=None, rmf=None, *, row: int = 0) -> SpectrumData:
     """
     pha = Path(pha)
     with _open(pha) as hdul:
-        h = _find_hdu(hdul, _SPECTRUM_NAMES, {"SPECTRUM"}, ("RATE|COUNTS",), "spectrum (SPECTRUM)", pha)
+        h = _find_hdu(hdul, _SPECTRUM_NAMES, _SPECTRUM_OSA, {"SPECTRUM"}, ("RATE|COUNTS",), "spectrum (SPECTRUM)", pha)
         hdr = h.header.copy()
         names = [c.upper() for c in h.columns.names]
         d = h.data

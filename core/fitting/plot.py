@@ -1,7 +1,8 @@
 """Publication-quality spectrum figure of a fit (PNG).
 
 Left: the count-rate spectrum per keV with the folded best-fit model (top) and the residuals
-in σ (bottom). Right: the unfolded spectrum E²F(E) with the model curve. The unfolded points
+in σ (bottom); a joint fit draws each dataset in its own colour, each with its folded model
+(its cross-normalisation included). Right: the unfolded spectrum E²F(E) with the model curve. The unfolded points
 are XSPEC's ``eeufspec``: each channel's data/model ratio times the model E²N(E) at the
 channel's centre — model-dependent, as any unfolded spectrum.
 
@@ -70,10 +71,11 @@ def spectrum_figure(result, title: str | None = None, e2f_unit: str = "keV"):
     if e2f_unit not in ("keV", "erg"):
         raise ValueError("e2f_unit must be 'keV' or 'erg'")
     lo, hi = np.asarray(result.e_min), np.asarray(result.e_max)
-    width = hi - lo
-    ec = np.sqrt(lo * hi)
-    xerr = np.vstack([ec - lo, hi - ec])
-    rate, err, model = result.rate, result.rate_err, result.model_rate
+    # One colour per dataset of a joint fit (data and its folded model, constant included).
+    joint = bool(getattr(result, "datasets", None))
+    sets = ([(d.label, np.asarray(d.e_min), np.asarray(d.e_max), d.rate, d.rate_err, d.model_rate)
+             for d in result.datasets] if joint
+            else [("data", lo, hi, result.rate, result.rate_err, result.model_rate)])
 
     fig = Figure(figsize=(11.0, 5.2), dpi=120)
     FigureCanvasAgg(fig)
@@ -82,44 +84,52 @@ def spectrum_figure(result, title: str | None = None, e2f_unit: str = "keV"):
     ax = fig.add_subplot(gs[0, 0])
     axr = fig.add_subplot(gs[1, 0], sharex=ax)
     axu = fig.add_subplot(gs[:, 1])
-
-    # Folded: rate density so that wide channels do not look brighter.
-    ax.errorbar(ec, rate / width, xerr=xerr, yerr=err / width, fmt="o", ms=3.5, color="k", lw=1.0,
-                label="data", zorder=3)
-    # One horizontal segment per channel: groups need not be contiguous (ignored channels).
-    ax.hlines(model / width, lo, hi, color="C3", lw=1.8, label=f"{result.model.expression} (folded)")
+    scale = 1.0 if e2f_unit == "keV" else KEV_TO_ERG
+    lim, all_pos, all_model_pos, good_u = 3.0, 0, True, 0
+    for k, (label, dlo, dhi, rate, err, model) in enumerate(sets):
+        color = "k" if not joint else ("k", "C0", "C2", "C4", "C1")[k % 5]
+        width = dhi - dlo
+        ec = np.sqrt(dlo * dhi)
+        xerr = np.vstack([ec - dlo, dhi - ec])
+        # Folded: rate density so that wide channels do not look brighter.
+        ax.errorbar(ec, rate / width, xerr=xerr, yerr=err / width, fmt="o", ms=3.5, color=color, lw=1.0,
+                    label=label, zorder=3)
+        # One horizontal segment per channel: groups need not be contiguous (ignored channels).
+        ax.hlines(model / width, dlo, dhi, color="C3", lw=1.8,
+                  label=f"{result.model.expression} (folded)" if k == 0 else None)
+        all_pos += int((rate > 0).sum())
+        all_model_pos &= bool(np.all(model > 0))
+        resid = np.where(err > 0, (rate - model) / np.where(err > 0, err, 1), 0.0)
+        axr.errorbar(ec, resid, xerr=xerr, yerr=np.ones_like(resid), fmt="o", ms=3.0, color=color, lw=1.0)
+        if resid.size:
+            lim = max(lim, float(np.nanmax(np.abs(resid))) + 1.2)
+        # Unfolded E²F (XSPEC's eeufspec: data/model ratio times the model).
+        n_model = result.photon_spectrum(ec)
+        ratio = np.where(model > 0, rate / np.where(model > 0, model, 1), np.nan)
+        ratio_err = np.where(model > 0, err / np.where(model > 0, model, 1), np.nan)
+        e2f = ec ** 2 * n_model * scale
+        axu.errorbar(ec, ratio * e2f, xerr=xerr, yerr=ratio_err * e2f, fmt="o", ms=3.5, color=color, lw=1.0,
+                     label=f"{label} (unfolded)" if joint else "data (unfolded)", zorder=3)
+        good_u += int((np.isfinite(ratio * e2f) & (ratio * e2f > 0)).sum())
     ax.set_xscale("log")
-    pos = rate > 0
-    ax.set_yscale("log" if pos.sum() >= 2 and np.all(model > 0) else "linear")
+    ax.set_yscale("log" if all_pos >= 2 and all_model_pos else "linear")
     ax.set_ylabel("count rate [counts s$^{-1}$ keV$^{-1}$]")
     ax.legend(loc="lower left", fontsize=8, frameon=False)
     ax.tick_params(labelbottom=False, which="both", direction="in", top=True, right=True)
     ax.text(0.98, 0.97, _param_text(result), transform=ax.transAxes, ha="right", va="top", fontsize=7.5,
             family="monospace", bbox={"fc": "white", "ec": "0.8", "alpha": 0.85})
 
-    resid = np.where(err > 0, (rate - model) / np.where(err > 0, err, 1), 0.0)
-    axr.errorbar(ec, resid, xerr=xerr, yerr=np.ones_like(resid), fmt="o", ms=3.0, color="k", lw=1.0)
     axr.axhline(0, color="C3", lw=1.2)
-    lim = max(3.0, float(np.nanmax(np.abs(resid))) + 1.2) if resid.size else 3.0
     axr.set_ylim(-lim, lim)
     axr.set_xscale("log")
     axr.set_xlabel("energy [keV]")
     axr.set_ylabel("(data − model)/σ")
     axr.tick_params(which="both", direction="in", top=True, right=True)
 
-    # Unfolded E²F.
-    scale = 1.0 if e2f_unit == "keV" else KEV_TO_ERG
-    n_model = result.photon_spectrum(ec)
-    ratio = np.where(model > 0, rate / np.where(model > 0, model, 1), np.nan)
-    ratio_err = np.where(model > 0, err / np.where(model > 0, model, 1), np.nan)
-    e2f = ec ** 2 * n_model * scale
-    axu.errorbar(ec, ratio * e2f, xerr=xerr, yerr=ratio_err * e2f, fmt="o", ms=3.5, color="k", lw=1.0,
-                 label="data (unfolded)", zorder=3)
     grid = np.geomspace(lo.min(), hi.max(), 400)
     axu.plot(grid, grid ** 2 * result.photon_spectrum(grid) * scale, color="C3", lw=1.6, label=result.model.expression)
     axu.set_xscale("log")
-    good = np.isfinite(ratio * e2f) & (ratio * e2f > 0)
-    axu.set_yscale("log" if good.sum() >= 2 else "linear")
+    axu.set_yscale("log" if good_u >= 2 else "linear")
     axu.set_xlabel("energy [keV]")
     axu.set_ylabel(r"$E^2F(E)$ [keV$^2$ ph cm$^{-2}$ s$^{-1}$ keV$^{-1}$]" if e2f_unit == "keV"
                    else r"$E^2F(E)$ [erg cm$^{-2}$ s$^{-1}$]")
