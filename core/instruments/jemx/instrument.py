@@ -1,6 +1,6 @@
 """JEM-X 1 and 2 as the registry knows them: ODA products ``jemx_image``, ``jemx_spectrum``,
 ``jemx_lc`` and ``spectral_fit`` (the ODA INTEGRAL plugin's: ``jemx_num`` 1 or 2, default 2;
-E 3–35 keV, default 3–20 keV; radius 4°), made by :mod:`.products`."""
+E 3–35 keV, default the parameter table's 3–35 keV; radius 4°), made by :mod:`.products`."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ class JemxInstrument(Instrument):
 JEMX = register(JemxInstrument(
     name="jemx", label="JEM-X",
     products={"jemx_image": "image", "jemx_spectrum": "spectrum", "jemx_lc": "lc", "spectral_fit": "spectral_fit"},
-    energy_range_keV=(3.0, 35.0), default_band_keV=(3.0, 20.0), spectral_band_keV=(3.0, 35.0),
+    energy_range_keV=(3.0, 35.0), default_band_keV=(3.0, 35.0), spectral_band_keV=(3.0, 35.0),
     default_threshold=7.0, default_radius_deg=4.0, flux_bands_keV=((5.0, 20.0), (3.0, 20.0), (3.0, 35.0)),
     oda_names={"image": "mosaic_image", "spectrum": "jemx_spectrum", "arf": "jemx_arf", "rmf": "jemx_rmf",
                "lc": "jemx_lc"},
