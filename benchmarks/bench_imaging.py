@@ -75,7 +75,7 @@ def _decode_timing() -> dict:
     os.environ["ODA_DATA_DIR"] = str(DATA)
     os.environ.update(ARCHIVE_BOUND)
     from core.archive.store import get_archive
-    from core.imaging.decode import decode_scw
+    from core.imaging.scw_image import decode_scw
     from core.query import Query
     from core.sky.catalog import sky_model
 

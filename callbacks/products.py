@@ -132,9 +132,12 @@ def render_image(ref, zmin, zmax, log, labels, rows, selected, partial=None):
         if partial and partial.get("scws"):  # a progressive frame is on screen: keep it
             return no_update, no_update, no_update
         return figures.empty_figure(""), holder_class(False), no_update
+    from core.instruments.base import get_instrument
+
     img = res.data.images
     q = res.query
-    title = f"{q.src_name or 'field'} · {q.E1_keV:g}–{q.E2_keV:g} keV · {len(res.scws)} ScW"
+    title = (f"{q.src_name or 'field'} · {get_instrument(q.instrument).unit_label(q)} {q.E1_keV:g}–{q.E2_keV:g} keV · "
+             f"{len(res.scws)} ScW")
     return figures.image_figure(img.significance, img.wcs, rows if rows is not None else res.summary["catalog"],
                                 zmin=_num(zmin), zmax=_num(zmax), log=bool(log), labels=bool(labels),
                                 selected=_selected_names(rows, selected), title=title), holder_class(True), ""
@@ -367,7 +370,9 @@ def render_lc(name, time_format, options, ref):
     res = load(ref)
     if res is None or not name:
         return figures.empty_figure(""), "", holder_class(False)
-    if res.query.instrument == "spi_acs":
+    from core.instruments.base import get_instrument
+
+    if not get_instrument(res.query.instrument).needs_position:  # the whole sky's rate (SPI-ACS)
         return (*spi_acs_view(res), holder_class(True))
     src = next((s for s in res.summary.get("sources", []) if s.get("name") == name), None)
     if src is None:

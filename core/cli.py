@@ -152,8 +152,10 @@ def _cmd_resolve(args) -> int:
 
 def _print_catalog(table) -> None:
     cols = [c for c in ("NAME", "RA_FIN", "DEC_FIN", "DETSIG", "FLUX", "FLUX_ERR", "ERR_RAD", "FLAG") if c in table.colnames]
+    if "RA_FIN" not in cols and "RA_OBJ" in table.colnames:  # JEM-X source lists
+        cols[1:1] = ["RA_OBJ", "DEC_OBJ"]
     out = table[cols]
-    for c in ("RA_FIN", "DEC_FIN"):
+    for c in ("RA_FIN", "DEC_FIN", "RA_OBJ", "DEC_OBJ"):
         if c in cols:
             out[c].info.format = ".4f"
     for c in ("DETSIG", "FLUX", "FLUX_ERR"):
@@ -167,7 +169,7 @@ def _print_catalog(table) -> None:
 def _cmd_image(args) -> int:
     from pathlib import Path
 
-    from .imaging.pipeline import image_png, make_image
+    from .products.run import run_product
 
     q = _query_from_args(args).with_(product_type="image")
     out = Path(args.out)
@@ -177,8 +179,9 @@ def _cmd_image(args) -> int:
     def progress(i, n, s):
         print(f"[{i}/{n}] {s.scw_id} {s.status} ({s.seconds:.2f} s)", file=sys.stderr)
 
-    res = make_image(q, progress=progress, workers=args.workers)
-    for name, path in {**res.files, "mosaic.png": image_png(res)}.items():
+    product = run_product(q, progress=progress, workers=args.workers)  # the query's instrument, from the registry
+    res = product.data
+    for name, path in {**res.files, "mosaic.png": product.png()}.items():
         (out / name).write_bytes(Path(path).read_bytes())
     n_ok = sum(not s.status.startswith("failed") for s in res.scws)
     print(f"# mosaic of {n_ok} ScWs, {q.E1_keV:g}-{q.E2_keV:g} keV, product {res.product_id}"

@@ -307,7 +307,7 @@ def blank_field_ensemble(n_scw: int = 100, *, live: float = 2500.0, threshold: f
                          seed0: int = 3000) -> dict:
     """Background-only ScWs (module levels jittering around the templates) decoded with IROS
     and searched above ``threshold``: the number of false detections and the map statistics."""
-    from .imaging.decode import decode_shadowgram
+    from .imaging.scw_image import decode_shadowgram
     from .imaging.detect import find_peaks
     from .imaging.shadowgram import Shadowgram
 

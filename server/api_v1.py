@@ -163,10 +163,10 @@ def catalog(product_id: str):
         return redirect(f"{public_base_url()}/products/{product_id}/catalog.{fmt}", code=303)
     if fmt != "json":
         raise ApiError(400, f"unknown format {fmt!r}", "format", "json, ecsv, fits")
-    from core.imaging.detect import catalog_to_oda_json
+    from core.instruments.base import get_instrument
 
     return json_response({"product_id": product_id, "catalog": res.summary.get("catalog", []),
-                          "oda_catalog": catalog_to_oda_json(res.data.catalog)},
+                          "oda_catalog": get_instrument(res.query.instrument).oda_catalog(res.data.catalog)},
                          headers={"Cache-Control": "public, max-age=31536000, immutable"})
 
 

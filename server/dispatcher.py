@@ -35,8 +35,16 @@ __all__ = ["bp"]
 
 bp = api_blueprint("oda_dispatcher", __name__)
 _encoded = EncodedCache()
-_NODES = {"image": "isgri_image", "spectrum": "isgri_spectrum", "lc": "isgri_lc", "spectral_fit": "spectral_fit"}
-_INSTRUMENT_NODES = {"spi_acs": "spi_acs_lc"}
+
+
+def _node(query) -> str:
+    """The ODA product name of a query (the node its job monitor reports): the registry's."""
+    from core.instruments.base import get_instrument
+
+    try:
+        return get_instrument(query.instrument).oda_product(query.product_type)
+    except KeyError:
+        return query.product_type
 
 
 def _values() -> dict:
@@ -126,7 +134,7 @@ def run_analysis():
                     job_monitor={"job_id": job_id_in or None, "session_id": session_id}, products={})
         return json_response(body, exc.status)
 
-    node = _INSTRUMENT_NODES.get(query.instrument) or _NODES.get(query.product_type, query.product_type)
+    node = _node(query)
     if (values.get("query_type") or "").strip().lower() == "dummy":
         return _dummy(query, echoed, session_id, node)
     runner = get_runner()

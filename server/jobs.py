@@ -553,8 +553,8 @@ class JobRunner:
         try:
             from core.instruments.base import get_instrument
 
-            # Registered instruments without science windows (SPI-ACS) report their own units.
-            sel = get_archive().select(query) if get_instrument(query.instrument, None) is None else None
+            # Instruments without science windows (SPI-ACS: None) report their own units.
+            sel = get_instrument(query.instrument).select(query, get_archive())
             rec["scws"] = [{"scw_id": str(s), "status": PREPARING, "seconds": 0.0} for s in sel.ids] if sel else []
         except QueryError:
             rec["scws"] = []  # run_product raises the same error with its message below

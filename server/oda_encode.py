@@ -57,7 +57,8 @@ def _header_value(v):
 
 #: Column-structure cards: rebuilt by astropy from the data, never copied.
 _STRUCTURAL = ("TTYPE", "TFORM", "TUNIT", "TDIM", "TNULL", "TSCAL", "TZERO", "TDISP", "TBCOL")
-_MATRIX_EXTNAMES = ("MATRIX", "SPECRESP MATRIX", "ISGR-RMF.-RSP")
+_MATRIX_EXTNAMES = ("MATRIX", "SPECRESP MATRIX", "ISGR-RMF.-RSP", "JMX1-RMF.-RSP", "JMX2-RMF.-RSP")
+_EBOUNDS_EXTNAMES = ("EBOUNDS", "ISGR-EBDS-MOD", "JMX1-FBDS-MOD", "JMX2-FBDS-MOD")
 
 
 def _is_vla(fmt: str) -> bool:
@@ -207,8 +208,9 @@ def _ogip_order(hdus: list) -> list:
     """Response files in the order of OSA and the ODA service: PRIMARY, EBOUNDS, MATRIX
     (scripts read ``rmf.data_unit[2]`` as the matrix)."""
     names = [h.name.upper() for h in hdus]
-    if "EBOUNDS" in names and any(n in _MATRIX_EXTNAMES for n in names):
-        e = names.index("EBOUNDS")
+    eb = next((n for n in names if n in _EBOUNDS_EXTNAMES), None)
+    if eb is not None and any(n in _MATRIX_EXTNAMES for n in names):
+        e = names.index(eb)
         return [hdus[0], hdus[e]] + [h for i, h in enumerate(hdus[1:], 1) if i != e]
     return hdus
 
@@ -333,32 +335,32 @@ def encode_products(res, order=None) -> dict:
     ``order``: source names in the order of the request's catalogue; spectra and light
     curves come in that order (``isgri_lc_0_<first>``, ``isgri_lc_1_<second>``…), as ODA's.
     """
+    from core.instruments.base import get_instrument
+
+    inst = get_instrument(res.query.instrument)
+    names = inst.oda_names
     files = res.files
     src_name = res.query.src_name or ""
     out: dict = {}
     if res.product_type == "image":
-        from core.imaging.detect import catalog_to_oda_json
-
         # src_name empty as in ODA's mosaics: oda_api then names the product mosaic_image_0_mosaic.
         meta = {"product": "mosaic", "instrument": res.query.instrument, "src_name": "",
                 "query_parameters": json.dumps(res.query.to_params(), default=str)}
-        out["numpy_data_product_list"] = [fits_product(files["mosaic.fits"], "mosaic_image", meta)]
-        out["catalog"] = catalog_to_oda_json(res.data.catalog)
+        out["numpy_data_product_list"] = [fits_product(files["mosaic.fits"], names.get("image", "mosaic_image"), meta)]
+        out["catalog"] = inst.oda_catalog(res.data.catalog)
     elif res.product_type == "spectrum":
         lst = []
         for name, s in _sources(res.summary, order):
             sn = _safe(name)
-            for kind, key, ext in (("isgri_spectrum", "pha", "pha"), ("isgri_arf", "arf", "arf"),
-                                   ("isgri_rmf", "rmf", "rmf")):
-                path = _find_file(files, s.get(key), f"spectrum_{sn}.{ext}", f"{sn}.{ext}")
+            for kind, key in (("spectrum", "pha"), ("arf", "arf"), ("rmf", "rmf")):
+                path = _find_file(files, s.get(key), f"spectrum_{sn}.{key}", f"{sn}.{key}")
                 if path is not None:
-                    lst.append(fits_product(path, "isgri_spectrum", {"src_name": name, "product": kind}))
+                    lst.append(fits_product(path, names["spectrum"], {"src_name": name, "product": names[kind]}))
         out["numpy_data_product_list"] = lst
-    elif res.product_type == "lc" and res.query.instrument == "spi_acs":
-        from core.instruments.spi_acs.product import LC_FILE
-
+    elif res.product_type == "lc" and not inst.needs_position:
         # As the real plugin: one product named spi_acs_lc, source "query" (spi_acs_lc_0_query in oda_api).
-        out["numpy_data_product_list"] = [fits_product(files[LC_FILE], "spi_acs_lc",
+        fname = inst.fits_names["lc"][0]
+        out["numpy_data_product_list"] = [fits_product(files[fname], names["lc"],
                                                        {"src_name": "query", "time_bin": res.summary["time_bin"]})]
     elif res.product_type == "lc":
         lst = []
@@ -369,7 +371,7 @@ def encode_products(res, order=None) -> dict:
             if path is not None:
                 meta = {"src_name": name, "time_bin": q.time_bin, "time": "TIME", "rate": "RATE",
                         "rate_err": "ERROR"}
-                lst.append(fits_product(_named_lc(path, name), "isgri_lc", meta))
+                lst.append(fits_product(_named_lc(path, name), names["lc"], meta))
         out["numpy_data_product_list"] = lst
     elif res.product_type == "spectral_fit":
         s = res.summary
@@ -415,6 +417,10 @@ def dummy_products(query) -> dict:
 
     from core.imaging.detect import catalog_to_oda_json, empty_catalog
 
+    from core.instruments.base import get_instrument
+
+    inst = get_instrument(query.instrument)
+    naming, names = inst.fits_naming(query), inst.oda_names
     ra = query.RA if math.isfinite(query.RA) else 0.0
     dec = query.DEC if math.isfinite(query.DEC) else 0.0
     name = query.src_name or "query"
@@ -428,8 +434,9 @@ def dummy_products(query) -> dict:
         w.wcs.crpix = [16.5, 16.5]
         w.wcs.cdelt = [-0.0822, 0.0822]
         hdus = [prim]
-        for kind in ("INTENSITY", "VARIANCE", "SIGNIFICANCE", "EXPOSURE"):
-            h = fits.ImageHDU(np.zeros((32, 32), np.float32), header=w.to_header(), name="ISGR-MOSA-IMA")
+        for kind in naming.imatypes:
+            h = fits.ImageHDU(np.zeros((32, 32), np.float32), header=w.to_header(),
+                              name=naming.extnames.get("mosaic", "ISGR-MOSA-IMA"))
             h.header["IMATYPE"], h.header["DUMMY"] = kind, True
             hdus.append(h)
         meta = {"product": "mosaic", "instrument": query.instrument, "src_name": "",
@@ -440,19 +447,20 @@ def dummy_products(query) -> dict:
         cols = [fits.Column("TIME", "D", unit="d", array=[0.5 * (query.ijd1 + query.ijd2) if math.isfinite(query.ijd1) else 0.0]),
                 fits.Column("TIMEDEL", "D", unit="d", array=[0.0]), fits.Column("RATE", "E", unit="count/s", array=[0.0]),
                 fits.Column("ERROR", "E", unit="count/s", array=[0.0]), fits.Column("FRACEXP", "E", array=[0.0])]
-        h = fits.BinTableHDU.from_columns(cols, name="ISGR-SRC.-LCR")
-        for k, v in (("INSTRUME", "IBIS"), ("NAME", name), ("MJDREF", 51544.0), ("TIMEDEL", 0.0),
+        h = fits.BinTableHDU.from_columns(cols, name=naming.extnames.get("lc", "ISGR-SRC.-LCR"))
+        for k, v in (("INSTRUME", naming.instrume), ("NAME", name), ("MJDREF", 51544.0), ("TIMEDEL", 0.0),
                      ("TIMEPIXR", 0.5), ("DUMMY", True)):
             h.header[k] = v
         meta = {"src_name": name, "time_bin": query.time_bin, "time": "TIME", "rate": "RATE", "rate_err": "ERROR"}
-        out["numpy_data_product_list"] = [fits_product(fits.HDUList([prim, h]), "isgri_lc", meta)]
+        out["numpy_data_product_list"] = [fits_product(fits.HDUList([prim, h]), names.get("lc", "isgri_lc"), meta)]
     else:
-        n = 62 if query.channel_grid == "osa10" else 256
+        n = len(inst.channel_edges(query)) - 1
         cols = [fits.Column("CHANNEL", "J", array=np.arange(n)), fits.Column("RATE", "E", unit="count/s", array=np.zeros(n)),
                 fits.Column("STAT_ERR", "E", unit="count/s", array=np.zeros(n))]
         h = fits.BinTableHDU.from_columns(cols, name="SPECTRUM")
-        for k, v in (("INSTRUME", "IBIS"), ("EXPOSURE", 0.0), ("DUMMY", True)):
+        for k, v in (("INSTRUME", naming.instrume), ("EXPOSURE", 0.0), ("DUMMY", True)):
             h.header[k] = v
-        out["numpy_data_product_list"] = [fits_product(fits.HDUList([prim, h]), "isgri_spectrum",
-                                                       {"src_name": name, "product": "isgri_spectrum"})]
+        sname = names.get("spectrum", "isgri_spectrum")
+        out["numpy_data_product_list"] = [fits_product(fits.HDUList([prim, h]), sname,
+                                                       {"src_name": name, "product": sname})]
     return out

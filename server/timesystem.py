@@ -9,8 +9,8 @@
   the converted time as text, or a JSON dict of every format for ``ANY``.
 
 Bad input answers HTTP 400 JSON naming the field. One archive serves all readiness levels
-(our simulated archive is consolidated). JEM-X good time is not modelled separately: the
-``min_good_jemx1/2`` cuts use the ScW's good time, as ISGRI's.
+(our simulated archive is consolidated). ``min_good_isgri`` cuts on ISGRI's good time,
+``min_good_jemx1/2`` on JEM-X's (the same for both units in the simulated archive).
 """
 
 from __future__ import annotations
@@ -49,11 +49,12 @@ def _archive():
 def scwlist(readiness: str, t1: str, t2: str):
     if readiness.lower() not in ts.READINESS:
         raise ApiError(400, f"unknown readiness {readiness[:20]!r}", "readiness", ", ".join(ts.READINESS))
-    goods = [g for g in (_float_arg(k) for k in ("min_good_isgri", "min_good_jemx1", "min_good_jemx2")) if g is not None]
+    jemx = [g for g in (_float_arg(k) for k in ("min_good_jemx1", "min_good_jemx2")) if g is not None]
     history, ids = _archive()
     try:
         out = ts.scw_list(history, ids, t1, t2, ra=_float_arg("ra"), dec=_float_arg("dec"), radius=_float_arg("radius"),
-                          min_good=max(goods) if goods else None, columns=request.args.get("return_columns"))
+                          min_good=_float_arg("min_good_isgri"), min_good_jemx=max(jemx) if jemx else None,
+                          columns=request.args.get("return_columns"))
     except QueryError as exc:
         raise ApiError.from_query_error(exc) from None
     if request.args.get("return_index_version", "no").lower() == "yes":

@@ -98,8 +98,10 @@ def test_dot_dot_never_reaches_files(api_url):  # noqa: F811
 def test_errors_name_the_field(api_url):  # noqa: F811
     r = requests.post(f"{api_url}/api/v1/jobs", json={**CRAB, "E1_keV": 5}, timeout=30)
     assert r.status_code == 400 and r.json()["field"] == "E1_keV" and "15" in r.json()["allowed"]
-    r = requests.post(f"{api_url}/api/v1/jobs", json={**CRAB, "instrument": "jemx"}, timeout=30)
+    r = requests.post(f"{api_url}/api/v1/jobs", json={**CRAB, "instrument": "picsit"}, timeout=30)
     assert r.status_code == 400 and r.json()["field"] == "instrument" and "isgri" in r.json()["allowed"]
+    r = requests.post(f"{api_url}/api/v1/jobs", json={**CRAB, "instrument": "jemx", "jemx_num": 3}, timeout=30)
+    assert r.status_code == 400 and r.json()["field"] == "jemx_num" and "1, 2" in r.json()["allowed"]
     r = requests.post(f"{api_url}/api/v1/jobs", json={**CRAB, "product_type": "movie"}, timeout=30)
     assert r.status_code == 400 and r.json()["field"] == "product_type" and "spectrum" in r.json()["allowed"]
     r = requests.post(f"{api_url}/api/v1/jobs", data=b"{not json", headers={"Content-Type": "application/json"},

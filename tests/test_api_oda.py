@@ -144,7 +144,7 @@ def test_spectral_fit_matches_core(image, api_url):  # noqa: F811
 
 def test_par_names_meta_data_instr_list(api_url):  # noqa: F811
     disp = _disp(api_url)
-    assert disp.get_instruments_list() == ["isgri", "spi_acs"]
+    assert disp.get_instruments_list() == ["isgri", "jemx", "spi_acs"]
     desc = disp.get_product_description("isgri", "isgri_image")
     names = [e.get("name") for group in desc for e in group if isinstance(e, dict)]
     assert {"E1_keV", "detection_threshold", "scw_list"} <= set(names)
@@ -162,8 +162,8 @@ def test_bad_parameter_is_400_naming_field(api_url):  # noqa: F811
     assert info.value.details_json["field"] == "radius"
     assert "30" in info.value.details_json["allowed"]
     with pytest.raises(oda_api.RequestNotUnderstood) as info:
-        disp.get_product(instrument="jemx", product="jemx_image", product_type="Real", silent=True, **CRAB)
-    assert info.value.details_json["field"] == "instrument" and "isgri" in info.value.details_json["allowed"]
+        disp.get_product(instrument="picsit", product="picsit_image", product_type="Real", silent=True, **CRAB)
+    assert info.value.details_json["field"] == "instrument" and "jemx" in info.value.details_json["allowed"]
     with pytest.raises(oda_api.RequestNotUnderstood) as info:
         disp.get_product(instrument="isgri", product="isgri_movie", product_type="Real", silent=True, **CRAB)
     assert info.value.details_json["field"] == "product_type"

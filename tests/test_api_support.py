@@ -54,4 +54,4 @@ def test_server_answers(api_url):
     import urllib.request
 
     with urllib.request.urlopen(f"{api_url}/api/instr-list", timeout=30) as r:
-        assert json.loads(r.read()) == ["isgri", "spi_acs"]
+        assert json.loads(r.read()) == ["isgri", "jemx", "spi_acs"]

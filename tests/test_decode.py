@@ -18,8 +18,9 @@ import pytest
 from core.archive.osa_files import ScwData
 from core.archive.simulate import (MEASURED_ENERGY_EDGES, TRUE_ENERGY_EDGES, _n_ref,
                                    expected_source_counts, folded_rate, simulate_scw)
+from core.imaging.scw_image import decode_scw, decode_shadowgram
 from core.imaging.decode import (LAG_CENTRE, LAG_SHAPE, MIN_CODING, N_IDEAL, PIXEL_DEG, PIXEL_TAN,
-                                 Decoder, decode_scw, decode_shadowgram, lag_to_tan, locate_peak,
+                                 Decoder, lag_to_tan, locate_peak,
                                  psf_profile, scw_wcs, tan_to_lag)
 from core.imaging.iros import GHOST_PERIOD_PX, source_template
 from core.imaging.shadowgram import Shadowgram, background_model, shadowgram

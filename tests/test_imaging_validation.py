@@ -10,7 +10,7 @@ import pytest
 from core.archive.pointings import scw_ids
 from core.archive.osa_files import ScwData
 from core.archive.simulate import MEASURED_ENERGY_EDGES, folded_rate, simulate_scw
-from core.imaging.decode import decode_scw
+from core.imaging.scw_image import decode_scw
 from core.imaging.detect import detect_sources
 from core.imaging.mosaic import MosaicBuilder, mosaic_grid
 from core.imaging.pipeline import make_image

@@ -10,6 +10,7 @@ import pytest
 
 from core.archive.store import get_archive
 from core.instruments.jemx import decode as jdec
+from core.instruments.jemx.scw_image import decode_jemx
 from core.instruments.jemx.catalog import ODA_COLUMNS, SRCL_COLUMNS, catalog_to_oda_json, detect_sources
 from core.instruments.jemx.files import read_jemx
 from core.sky.catalog import sky_model
@@ -37,7 +38,7 @@ def test_blank_field_significance_is_standard_normal_without_rescaling(unit):
     assert dist.min() > 12.0
     scw = read_jemx(arch, BLANK_SCW, unit)
     for e1, e2 in ((3.0, 20.0), (10.0, 35.0)):
-        img = jdec.decode_jemx(scw, e1, e2, iros=True)
+        img = decode_jemx(scw, e1, e2, iros=True)
         sig = img.significance[np.isfinite(img.significance)]
         assert sig.size > 80000
         assert abs(float(sig.mean())) < 0.05
@@ -51,7 +52,7 @@ def test_blank_field_significance_is_standard_normal_without_rescaling(unit):
 def test_crab_found_without_a_catalogue_within_r90(unit, scw_id):
     crab = sky_model()["Crab"]
     scw = read_jemx(get_archive(), scw_id, unit)
-    img = jdec.decode_jemx(scw, 3.0, 20.0, iros=True)  # no catalogue: IROS finds it as a new source
+    img = decode_jemx(scw, 3.0, 20.0, iros=True)  # no catalogue: IROS finds it as a new source
     cat = detect_sources(img, threshold=7.0, catalog=sky_model(), unit=unit)
     assert tuple(cat.colnames) == SRCL_COLUMNS
     assert cat.meta["EXTNAME"] == f"JMX{unit}-SRCL-RES"
@@ -78,7 +79,7 @@ def test_images_are_tan_frames_about_the_pointing_and_iros_flux_is_the_model_rat
 
     crab = sky_model()["Crab"]
     scw = read_jemx(get_archive(), CRAB_SCWS[0], 1)
-    img = jdec.decode_jemx(scw, 3.0, 20.0, catalog=[("Crab", crab.ra, crab.dec)])
+    img = decode_jemx(scw, 3.0, 20.0, catalog=[("Crab", crab.ra, crab.dec)])
     ra, dec = (float(v) for v in img.wcs.pixel_to_world_values(jdec.LAG_CENTRE[1], jdec.LAG_CENTRE[0]))
     assert _sep_arcmin(ra, dec, scw.header["RA_SCX"], scw.header["DEC_SCX"]) < 1e-6
     assert img.shape == jdec.LAG_SHAPE
@@ -117,7 +118,7 @@ def test_galactic_centre_sources_located_within_r90_and_no_spurious_detections(u
     scw = read_jemx(get_archive(), "006100870010", unit)
     h = scw.header
     field = [(s.name, s.ra, s.dec) for s in m.within(h["RA_SCX"], h["DEC_SCX"], 9.5)]
-    img = jdec.decode_jemx(scw, 3.0, 20.0, catalog=field, refine_catalog=True)
+    img = decode_jemx(scw, 3.0, 20.0, catalog=field, refine_catalog=True)
     fitted = {s["name"]: s for s in img.meta["iros_sources"]}
     assert fitted["GX 5-1"]["snr"] > 20
     cat = detect_sources(img, threshold=7.0, catalog=m, unit=unit)

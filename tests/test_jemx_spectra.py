@@ -17,8 +17,9 @@ from core.instruments.jemx.simulate import MAX_OFFAXIS_DEG, source_rate_per_mcra
 from core.sky.catalog import sky_model
 
 CRAB_SCWS = ("003900190010", "003900140010", "003900440010", "003900240010")
-#: V404 Cyg on 2015-06-20/21 (rev 1555/1556): flares from 0.5 to 14 Crab within the ScWs.
-V404_SCWS = ("155500650010", "155600120010")
+#: V404 Cyg on axis on 2015-06-21/22 (rev 1555/1556, pointing history v2): flares from
+#: ≈ 0.6 to 22 Crab within the ScWs.
+V404_SCWS = ("155500660010", "155600070010", "155600140010")
 CRAB_F_5_20 = 1.685e-8
 
 
@@ -47,8 +48,6 @@ def test_crab_stacked_spectrum_fits_the_benchmark_flux_and_the_model_index(unit,
     assert res.stat_per_dof < 3.0
 
 
-@pytest.mark.xfail(reason="pointing history v2 (issue 12) moved V404 Cyg's June 2015 ScWs: the two chosen here no "
-                          "longer hold a x10 flare; the ScWs must be re-chosen (issue 13)", strict=False)
 def test_v404_cyg_3_13_kev_light_curve_follows_the_model_flares(tmp_path):
     arch = get_archive()
     v404 = sky_model()["V404 Cyg"]

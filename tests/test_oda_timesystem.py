@@ -56,6 +56,13 @@ def test_scwlist_options(api_url):  # noqa: F811
     loose = _get(api_url, base, ra=83.6331, dec=22.0145, radius=10, min_good_jemx1=0).json()
     strict = _get(api_url, base, ra=83.6331, dec=22.0145, radius=10, min_good_jemx2=3000).json()
     assert set(strict) < set(loose)
+    # ... on JEM-X's own good time, not ISGRI's
+    both = _get(api_url, base, ra=83.6331, dec=22.0145, radius=10, return_columns="SWID,GOOD_ISGRI,GOOD_JEMX").json()
+    good_j, good_i = np.array(both["GOOD_JEMX"]), np.array(both["GOOD_ISGRI"])
+    assert np.any(np.abs(good_j - good_i) > 1.0)
+    cut = float(np.median(good_j))
+    kept = _get(api_url, base, ra=83.6331, dec=22.0145, radius=10, min_good_jemx1=cut).json()
+    assert kept == [s for s, g in zip(both["SWID"], good_j) if g >= cut]
     # T1 before launch is read as the mission's start
     early = _get(api_url, "/scwlist/cons/2002-01-01T00:00:00/2002-11-01T00:00:00").json()
     assert early and int(early[0][:4]) <= 5

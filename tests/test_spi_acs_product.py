@@ -182,15 +182,17 @@ def test_registry():
     acs = get_instrument("spi_acs")
     assert acs.label == "SPI-ACS" and acs.products == {"spi_acs_lc": "lc"} and not acs.needs_position
     assert acs.time_binning.step == 0.05 and acs.time_binning.default == 2.0
-    assert [i.name for i in instruments()] == ["spi_acs"]
-    assert get_instrument("isgri", None) is None
+    assert [i.name for i in instruments()] == ["isgri", "jemx", "spi_acs"]
+    assert get_instrument("nustar", None) is None
     with pytest.raises(KeyError):
-        get_instrument("isgri")
+        get_instrument("nustar")
     with pytest.raises(TypeError):
         register("not an instrument")
     assert isinstance(acs, Instrument)
     # no import cycle: the base imports without the rest of core, the package on its own
-    for mod in ("core.instruments.base", "core.instruments.spi_acs", "core.instruments.spi_acs.product"):
+    for mod in ("core.instruments.base", "core.instruments.spi_acs", "core.instruments.spi_acs.product",
+                "core.instruments.isgri", "core.instruments.jemx", "core.instruments.jemx.products",
+                "core.products.run", "core.products.maker", "core.imaging.pipeline", "core.spectral.products"):
         r = subprocess.run([sys.executable, "-c", f"import {mod}"], cwd=ROOT, capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
     r = subprocess.run([sys.executable, "-c", "import sys, core.instruments.base; "

@@ -4,7 +4,8 @@ The rule (deterministic, stated to users):
 
 1. keep pointing ScWs whose viewing axis lies within ``radius`` degrees of (RA, DEC),
    whose interval overlaps [T1, T2], and with at least ``min_good_time`` seconds of good
-   ISGRI time (GTI × live fraction);
+   time of the query's instrument (ISGRI: GTI × live fraction; JEM-X: its GTI × its own
+   live fraction; :meth:`core.instruments.base.Instrument.good_time_s`);
 2. if more than ``max_pointings`` remain, keep ``max_pointings`` of them evenly spread in
    time: the i-th kept ScW is match number ⌊(i + ½)·n / max_pointings⌋ in time order,
    so a subset is representative of the whole period rather than of its start.
@@ -23,7 +24,7 @@ from ..errors import NotFoundError, QueryError
 from ..timeutil import ijd_to_isot
 from .pointings import scw_ids
 
-__all__ = ["Selection", "select_scws", "angular_distance", "find_rows", "select_rows"]
+__all__ = ["Selection", "select_scws", "isgri_good_time", "angular_distance", "find_rows", "select_rows"]
 
 
 def angular_distance(ra1, dec1, ra2, dec2):
@@ -78,8 +79,17 @@ def find_rows(all_ids: np.ndarray, wanted) -> np.ndarray:
     return _positions(all_ids, list(wanted))[0]
 
 
-def select_scws(query, history: np.ndarray, ids: np.ndarray | None = None) -> Selection:
-    """Apply the selection rule of this module to a validated :class:`~core.query.Query`."""
+def isgri_good_time(rows) -> np.ndarray:
+    """Good ISGRI time [s] of pointing-history rows: GTI × live fraction."""
+    return np.asarray(rows["ontime"], float) * np.asarray(rows["deadc"], float)
+
+
+def select_scws(query, history: np.ndarray, ids: np.ndarray | None = None, *, good_time=None) -> Selection:
+    """Apply the selection rule of this module to a validated :class:`~core.query.Query`.
+
+    ``good_time(rows) -> seconds`` is the instrument's good time (default ISGRI's).
+    """
+    good_time = good_time or isgri_good_time
     all_ids = scw_ids(history) if ids is None else ids
     has_target = np.isfinite(query.RA) and np.isfinite(query.DEC)
     if query.scw_list:
@@ -96,7 +106,7 @@ def select_scws(query, history: np.ndarray, ids: np.ndarray | None = None) -> Se
     time_ok = (history["tstart"] < t2) & (history["tstop"] > t1)
     cand = np.flatnonzero(time_ok)
     off = angular_distance(history["ra_scx"][cand], history["dec_scx"][cand], query.RA, query.DEC)
-    good = history["ontime"][cand] * history["deadc"][cand] >= query.min_good_time
+    good = good_time(history[cand]) >= query.min_good_time
     keep = (off <= query.radius) & good
     idx, off = cand[keep], off[keep]
     if idx.size == 0:

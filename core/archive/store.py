@@ -52,6 +52,14 @@ class Archive:
             ensure_private_dir(self.root / ".locks")
             self._check_model_version()
 
+    def data_version(self, scw_id: str, filename: str = EVENTS_FILE) -> str:
+        """Version of one ScW file's content, part of the cache keys of what is computed from it:
+        the model version when simulated, the file's size and time in a mirror."""
+        if self.simulated:
+            return self.model_version()
+        st = (self.path(scw_id) / filename).stat()
+        return f"mirror-{st.st_size}-{int(st.st_mtime)}"
+
     def model_version(self) -> str:
         """What simulated ScWs depend on: simulator, pointing history and sky model."""
         from ..sky.catalog import sky_model
@@ -108,11 +116,19 @@ class Archive:
         except KeyError:
             raise NotFoundError("scw_list", f"ScW {sid} is not in the archive", "ids of the pointing history") from None
 
-    def select(self, query):
-        """ScWs for a validated :class:`~core.query.Query` (see :mod:`core.archive.selection`)."""
+    def select(self, query, good_time=None):
+        """ScWs for a validated :class:`~core.query.Query` (see :mod:`core.archive.selection`).
+
+        ``good_time(rows) -> seconds``: the good time ``min_good_time`` applies to; default
+        that of the query's instrument (ISGRI's GTI × live time, JEM-X's own).
+        """
         from .selection import select_scws
 
-        return select_scws(query, self.history, self.ids)
+        if good_time is None:
+            from ..instruments.base import get_instrument
+
+            good_time = get_instrument(query.instrument).good_time_s
+        return select_scws(query, self.history, self.ids, good_time=good_time)
 
     # -- files --------------------------------------------------------------------------------
     def path(self, scw_id: str) -> Path:
@@ -151,9 +167,16 @@ class Archive:
         tmp.mkdir(mode=0o700)
         try:
             write_scw(tmp, meta, sim.events, sim.gti, sim.pixel_status)
-            if final.exists():  # a corrupt leftover: replace it
-                shutil.rmtree(final)
-            os.rename(tmp, final)
+            if final.exists():
+                # The folder holds other instruments' files (JEM-X, simulated on their own) or a
+                # corrupt leftover of ours: replace our files only, the events file last (its
+                # presence marks the ScW complete).
+                names = sorted((p.name for p in tmp.iterdir()), key=lambda n: n == EVENTS_FILE)
+                for name in names:
+                    os.replace(tmp / name, final / name)
+                tmp.rmdir()
+            else:
+                os.rename(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -171,7 +194,9 @@ class Archive:
                 if not self.simulated or attempt:
                     raise
                 with FileLock(str(self.root / ".locks" / f"{sid}.lock"), timeout=_LOCK_TIMEOUT_S):
-                    shutil.rmtree(path, ignore_errors=True)
+                    # ours only: the JEM-X files beside them are read (and checked) on their own
+                    for name in (EVENTS_FILE, SWG_FILE):
+                        (path / name).unlink(missing_ok=True)
         raise AssertionError("unreachable")
 
     # -- size bound ---------------------------------------------------------------------------

@@ -31,7 +31,7 @@ __all__ = ["parse_time_lenient", "scw_list", "convert_time", "TIME_FORMATS", "CO
 #: Formats of :func:`convert_time` (``ANY`` as input: detected; as output: all of them).
 TIME_FORMATS = ("IJD", "UTC", "MJD", "REVNUM", "SCWID")
 #: Columns :func:`scw_list` can return.
-COLUMNS = ("SWID", "RA_SCX", "DEC_SCX", "TSTART", "TSTOP", "REVOL", "TELAPSE", "GOOD_ISGRI")
+COLUMNS = ("SWID", "RA_SCX", "DEC_SCX", "TSTART", "TSTOP", "REVOL", "TELAPSE", "GOOD_ISGRI", "GOOD_JEMX")
 #: Archive readiness levels the service accepts (one archive here: consolidated).
 READINESS = ("cons", "nrt", "any")
 
@@ -61,8 +61,10 @@ def parse_time_lenient(text, field: str = "T1") -> float:
 
 
 def scw_list(history: np.ndarray, ids: np.ndarray, t1, t2, *, ra=None, dec=None, radius=None,
-             min_good: float | None = None, columns: str | None = None):
-    """Pointing ScWs of ``history`` in [t1, t2] (and the cone, and ``min_good`` s of good time).
+             min_good: float | None = None, min_good_jemx: float | None = None, columns: str | None = None):
+    """Pointing ScWs of ``history`` in [t1, t2] (and the cone, and ``min_good`` s of good ISGRI
+    time, ``min_good_jemx`` s of good JEM-X time: each instrument's own, as the registry's
+    :meth:`~core.instruments.base.Instrument.good_time_s`).
 
     Returns
     -------
@@ -85,12 +87,14 @@ def scw_list(history: np.ndarray, ids: np.ndarray, t1, t2, *, ra=None, dec=None,
                 raise QueryError(name, f"{v!r} is out of range", f"{lo:g} .. {hi:g} deg")
         off = angular_distance(history["ra_scx"][idx], history["dec_scx"][idx], ra, dec)
         idx = idx[off <= radius]
-    good = history["ontime"][idx] * history["deadc"][idx]
-    if min_good is not None:
-        if not (math.isfinite(min_good) and min_good >= 0):
-            raise QueryError("min_good_isgri", f"{min_good!r} is out of range", "≥ 0 s")
-        idx = idx[good >= min_good]
-        good = history["ontime"][idx] * history["deadc"][idx]
+    from ..instruments.base import get_instrument
+
+    for field, value, inst in (("min_good_isgri", min_good, "isgri"), ("min_good_jemx1", min_good_jemx, "jemx")):
+        if value is None:
+            continue
+        if not (math.isfinite(value) and value >= 0):
+            raise QueryError(field, f"{value!r} is out of range", "≥ 0 s")
+        idx = idx[get_instrument(inst).good_time_s(history[idx]) >= value]
     idx = idx[np.argsort(history["tstart"][idx], kind="stable")]
     base = np.char.partition(ids[idx].astype(str), ".")[:, 0] if idx.size else np.array([], dtype=str)
     if not columns:
@@ -100,7 +104,8 @@ def scw_list(history: np.ndarray, ids: np.ndarray, t1, t2, *, ra=None, dec=None,
               "TSTART": rows["tstart"].tolist(), "TSTOP": rows["tstop"].tolist(),
               "REVOL": rows["revolution"].astype(int).tolist(),
               "TELAPSE": ((rows["tstop"] - rows["tstart"]) * 86400.0).tolist(),
-              "GOOD_ISGRI": (rows["ontime"] * rows["deadc"]).astype(float).tolist()}
+              "GOOD_ISGRI": get_instrument("isgri").good_time_s(rows).astype(float).tolist(),
+              "GOOD_JEMX": get_instrument("jemx").good_time_s(rows).astype(float).tolist()}
     out = {}
     for c in [c.strip() for c in str(columns).split(",") if c.strip()]:
         if c not in values:

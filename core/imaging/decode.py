@@ -85,12 +85,12 @@ from ..instrument import detector as det
 from ..instrument import mask as msk
 from ..instrument.attitude import Attitude
 from ..instrument.pif import pif as compute_pif
-from .shadowgram import Shadowgram, background_model, shadowgram
-from .types import SkyImages
+from .shadowgram import Shadowgram, background_model
+from .wls import wls
 
 __all__ = [
     "PIXEL_TAN", "PIXEL_DEG", "LAG_SHAPE", "LAG_CENTRE", "MIN_CODING", "N_IDEAL",
-    "lag_to_tan", "tan_to_lag", "scw_attitude", "scw_wcs", "decode_scw", "decode_shadowgram",
+    "lag_to_tan", "tan_to_lag", "scw_attitude", "scw_wcs", 
     "psf_profile", "psf_model", "locate_peak", "fit_background", "Decoder",
 ]
 
@@ -427,44 +427,6 @@ def locate_peak(image: np.ndarray, iz: int, iy: int, half: int = 2) -> tuple[flo
 # ------------------------------------------------------------------------------------------
 # Background fit
 # ------------------------------------------------------------------------------------------
-def _wls(x: np.ndarray, d: np.ndarray, n_iter: int = 3, m0=None, nonneg=()):
-    """Weighted least squares of counts ``d`` (n_pix,) on columns ``x`` (n_pix, n_par) with
-    model variance: Ω = 1/m, m from the previous iteration (first: ``m0`` or the mean
-    count). Columns listed in ``nonneg`` (background amplitudes) are kept ≥ 0 by dropping
-    the most negative one and refitting (active set).
-
-    Returns (theta, cov, model variance m).
-    """
-    n_par = x.shape[1]
-    m = np.full(d.shape, max(float(d.mean()), 1.0)) if m0 is None else np.maximum(m0, 0.5)
-    active = np.ones(n_par, bool)
-    nonneg = np.asarray(sorted(set(int(i) for i in nonneg)), dtype=int)
-    theta = np.zeros(n_par)
-    cov = np.zeros((n_par, n_par))
-    for _ in range(max(n_iter, 1)):
-        while True:
-            idx = np.flatnonzero(active)
-            xa = x[:, idx]
-            wx = xa / m[:, None]
-            a = xa.T @ wx
-            rhs = wx.T @ d
-            try:
-                ca = np.linalg.inv(a)
-            except np.linalg.LinAlgError:
-                ca = np.linalg.pinv(a)
-            ta = ca @ rhs
-            theta = np.zeros(n_par)
-            theta[idx] = ta
-            neg = [i for i in nonneg if active[i] and theta[i] < 0]
-            if not neg:
-                break
-            active[min(neg, key=lambda i: theta[i])] = False
-        cov = np.zeros((n_par, n_par))
-        cov[np.ix_(idx, idx)] = ca
-        m = np.maximum(x @ theta, 0.5)
-    return theta, cov, m
-
-
 def fit_background(shd: Shadowgram, templates: np.ndarray | None = None):
     """Fit ``flat × efficiency`` + background templates to the counts of good pixels.
 
@@ -482,7 +444,7 @@ def fit_background(shd: Shadowgram, templates: np.ndarray | None = None):
     d = shd.counts[good]
     if d.sum() <= 0:
         return np.zeros_like(shd.counts), np.zeros(x.shape[1])
-    theta, _, _ = _wls(x, d, nonneg=range(x.shape[1]))
+    theta, _, _ = wls(x, d, nonneg=range(x.shape[1]))
     model = np.zeros_like(shd.counts)
     model[good] = x @ theta
     return model, theta
@@ -598,85 +560,6 @@ class Decoder:
         return intensity, var
 
 
-def _finish(decoder: Decoder, intensity: np.ndarray, variance: np.ndarray):
-    valid = decoder.wt.valid
-    inten = np.where(valid, intensity, np.nan)
-    var = np.where(valid, variance, np.nan)
-    # Lags whose detector pixels got no counts at all (no background) have V ≈ 0 up to
-    # FFT round-off: no significance there.
-    vmax = float(np.nanmax(var)) if valid.any() else 0.0
-    floor = 1e-12 * vmax if np.isfinite(vmax) else 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sig = np.where(valid & (var > floor), inten / np.sqrt(var), np.nan)
-    expo = np.where(valid, decoder.shd.livetime * decoder.wt.exposure_frac, 0.0)
-    return inten, var, sig, expo
-
-
-def decode_shadowgram(shd: Shadowgram, header, *, scw_id: str = "", catalog=None, iros: bool = True,
-                      iros_threshold: float = 6.0, max_sources: int = 20) -> SkyImages:
-    """Decode an existing shadowgram (see :func:`decode_scw`)."""
-    dec = Decoder(shd)
-    templates = background_model(shd.revolution, shd.e1, shd.e2)
-    removed: list[dict] = []
-    extra = {}
-    if iros:
-        from .iros import run_iros
-
-        res = run_iros(dec, scw_attitude(header), templates, catalog=catalog,
-                       threshold=iros_threshold, max_sources=max_sources)
-        intensity, variance = res.intensity, res.variance
-        removed = res.sources
-        extra["background_coefficients"] = [float(c) for c in res.background_coefficients]
-    else:
-        bkg_model, coef = fit_background(shd, templates)
-        intensity, variance = dec.decode(shd.counts - bkg_model)
-        extra["background_coefficients"] = [float(c) for c in coef]
-    inten, var, sig, expo = _finish(dec, intensity, variance)
-    meta = {
-        "scw_id": str(scw_id),
-        "e1": float(shd.e1),
-        "e2": float(shd.e2),
-        "tstart": float(header.get("TSTART", math.nan)),
-        "tstop": float(header.get("TSTOP", math.nan)),
-        "livetime": float(shd.livetime),
-        "revolution": int(shd.revolution),
-        "n_events": int(shd.n_events),
-        "iros_sources": removed,
-        "unit": "count/s",
-        "n_ideal": float(N_IDEAL),
-        **extra,
-    }
-    return SkyImages(intensity=inten, variance=var, significance=sig, exposure=expo,
-                     wcs=scw_wcs(header), meta=meta)
-
-
-def decode_scw(scw, e1_keV: float, e2_keV: float, *, catalog=None, iros: bool = True,
-               iros_threshold: float = 6.0, max_sources: int = 20) -> SkyImages:
-    """Decode one science window in one energy band.
-
-    Parameters
-    ----------
-    scw : core.archive.osa_files.ScwData
-    e1_keV, e2_keV : float
-        Measured-energy band, keV.
-    catalog : iterable of (name, ra, dec), optional
-        Known sources; those in the field are fitted and removed first by IROS.
-    iros : bool
-        Run IROS (source fitting, removal and clean re-decoding, see
-        :mod:`core.imaging.iros`); otherwise only the background is fitted and subtracted.
-    iros_threshold : float
-        Significance above which a residual peak becomes a new IROS source.
-    max_sources : int
-        Maximum number of sources IROS removes.
-
-    Returns
-    -------
-    SkyImages
-        On `scw_wcs` (``LAG_SHAPE`` = 365 × 361 pixels of 5.04′). Intensity in OSA
-        cts/s; NaN (exposure 0) where the coding fraction < `MIN_CODING`. ``meta``:
-        scw_id, e1, e2, tstart, tstop, livetime, revolution, n_events, iros_sources
-        (list of dicts name, ra, dec, flux, flux_err, snr, ...), background_coefficients.
-    """
-    shd = shadowgram(scw, e1_keV, e2_keV)
-    return decode_shadowgram(shd, scw.header, scw_id=scw.scw_id, catalog=catalog, iros=iros,
-                             iros_threshold=iros_threshold, max_sources=max_sources)
+def warm_tables() -> None:
+    """Compute the decoder's cached tables now (a service does it at start-up)."""
+    _mask_terms(), _n_ideal(), _response_map(), _psf_table()

@@ -246,6 +246,10 @@ def _radec_to_pix(wcs, ra, dec) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(x), np.asarray(y)
 
 
+#: Public name of :func:`_radec_to_pix` (figures mark sources with it).
+radec_to_pix = _radec_to_pix
+
+
 def _sep_deg(ra1, dec1, ra2, dec2) -> np.ndarray:
     """Great-circle separation (degrees), haversine form (accurate at small angles), broadcast."""
     ra1, dec1, ra2, dec2 = (np.radians(np.asarray(a, float)) for a in (ra1, dec1, ra2, dec2))

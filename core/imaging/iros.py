@@ -45,7 +45,8 @@ import numpy as np
 from ..instrument import detector as det
 from ..instrument import mask as msk
 from ..instrument.pif import pif as compute_pif
-from .decode import (LAG_SHAPE, N_IDEAL, PIXEL_TAN, Decoder, _wls, lag_to_tan, locate_peak,
+from .wls import wls
+from .decode import (LAG_SHAPE, N_IDEAL, PIXEL_TAN, Decoder, lag_to_tan, locate_peak,
                      psf_model, tan_to_lag)
 
 __all__ = ["IrosSource", "IrosResult", "run_iros", "source_template", "fit_sources",
@@ -153,7 +154,7 @@ def fit_sources(shd, sources, templates, *, refine=(), n_gn: int = 1, pifs: _Pif
     def linear(m0=None, n_iter=3):
         cols = [pifs.template(s.tan_z, s.tan_y) for s in sources]
         x = np.column_stack(cols + [bk]) if cols else bk
-        theta, cov, m = _wls(x, d, n_iter=n_iter, m0=m0, nonneg=range(x.shape[1] - bk.shape[1], x.shape[1]))
+        theta, cov, m = wls(x, d, n_iter=n_iter, m0=m0, nonneg=range(x.shape[1] - bk.shape[1], x.shape[1]))
         return x, theta, cov, m
 
     x, theta, cov, m = linear(m0=m0, n_iter=3 if m0 is None else 1)
@@ -167,7 +168,7 @@ def fit_sources(shd, sources, templates, *, refine=(), n_gn: int = 1, pifs: _Pif
             dy = (pifs.template(s.tan_z, s.tan_y + h) - pifs.template(s.tan_z, s.tan_y - h)) / (2 * h)
             extra += [a * dz, a * dy]
         xg = np.column_stack([x] + extra)
-        th, _, _ = _wls(xg, d, n_iter=1, m0=m, nonneg=range(x.shape[1] - bk.shape[1], x.shape[1]))
+        th, _, _ = wls(xg, d, n_iter=1, m0=m, nonneg=range(x.shape[1] - bk.shape[1], x.shape[1]))
         steps = th[x.shape[1]:].reshape(-1, 2)
         moved = 0.0
         for j, (sz, sy) in zip(refine, steps):

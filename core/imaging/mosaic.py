@@ -31,7 +31,7 @@ from ..instrument.mask import MASK_DISTANCE_MM
 from .types import IMAGE_KINDS, SkyImages
 
 __all__ = [
-    "ISGRI_PIXEL_DEG",
+    "ISGRI_PIXEL_DEG", "noise_correlation",
     "mosaic_grid",
     "Projected",
     "project",
@@ -292,7 +292,8 @@ def _shifted(w: WCS, dx: float, dy: float) -> WCS:
     return c
 
 
-def project(img: SkyImages, wcs: WCS, shape: tuple[int, int]) -> Projected | None:
+def project(img: SkyImages, wcs: WCS, shape: tuple[int, int], *,
+            pixel_correlation: tuple[float, float, float] | None = None) -> Projected | None:
     """Resample one image's ``w·F``, ``w = 1/V`` and exposure onto (a cut-out of) a grid.
 
     Parameters
@@ -304,6 +305,14 @@ def project(img: SkyImages, wcs: WCS, shape: tuple[int, int]) -> Projected | Non
         The mosaic grid (from :func:`mosaic_grid`).
     shape : tuple of int
         ``(ny, nx)`` of the grid.
+    pixel_correlation : (ρx, ρy, ρd), optional
+        Noise correlation of the input's adjacent pixels along x, y and the diagonal (see
+        :func:`noise_correlation`). Given, each resampled pixel is weighted by the inverse of
+        its actual variance, ``(Σ bₖwₖ)² / Σₖₗ aₖaₗρₖₗ`` with aₖ = bₖ√wₖ (bₖ the bilinear
+        weights, wₖ = 1/Vₖ), instead of ``Σ bₖwₖ`` (which treats neighbours as fully
+        correlated and overstates the variance of a resampled pixel): the intensity is the
+        same and the significance keeps the input's noise distribution. None keeps the
+        behaviour ISGRI's products were validated with.
 
     Returns
     -------
@@ -351,27 +360,82 @@ def project(img: SkyImages, wcs: WCS, shape: tuple[int, int]) -> Projected | Non
     stack = np.stack([np.where(v, inten[sl] * w, np.nan), w, expo])
     win_cut = _shifted(win, cx0, cy0)
 
-    out = np.zeros((3, oy1 - oy0, ox1 - ox0))
+    n_planes = 4 if pixel_correlation is not None else 3
+    out = np.zeros((n_planes, oy1 - oy0, ox1 - ox0))
     covered = np.zeros((oy1 - oy0, ox1 - ox0), dtype=bool)
     for ya, yb, xa, xb in blocks:
         # One call for the three planes (leading axis broadcast): the pixel→pixel transform,
         # the expensive part, is computed once. roundtrip_coords=False: TAN→TAN is invertible
         # over the field; the round-trip check only matters for all-sky projections (and
         # doubles the cost).
-        res = _interp_block(stack, win_cut, _shifted(wcs, xa, ya), (yb - ya, xb - xa))
+        res = _interp_block(stack, win_cut, _shifted(wcs, xa, ya), (yb - ya, xb - xa),
+                            root_weights=np.sqrt(stack[1]) if pixel_correlation is not None else None,
+                            correlation=pixel_correlation)
         ok = np.all(np.isfinite(res), axis=0) & (res[1] > 0)
+        if pixel_correlation is not None:
+            ok &= res[3] > 0
         bsl = (slice(ya - oy0, yb - oy0), slice(xa - ox0, xb - ox0))
         out[(slice(None), *bsl)] = np.where(ok, res, 0.0)
         covered[bsl] = ok
     if not covered.any():
         return None
+    if pixel_correlation is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w_eff = np.where(covered, out[1] ** 2 / np.where(covered, out[3], 1.0), 0.0)
+            wf_eff = np.where(covered, out[0] / np.where(covered, out[1], 1.0) * w_eff, 0.0)
+        return Projected(oy0, oy1, ox0, ox1, wf_eff, w_eff, out[2], covered)
     return Projected(oy0, oy1, ox0, ox1, out[0], out[1], out[2], covered)
 
 
 _COARSE_STEP = 4  # output pixels between exact coordinate evaluations
 
 
-def _interp_block(stack: np.ndarray, win: WCS, wout: WCS, shape: tuple[int, int]) -> np.ndarray:
+def noise_correlation(significance: np.ndarray, clip: float = 5.0) -> tuple[float, float, float]:
+    """Correlation of the noise of adjacent pixels of a significance map (x, y, diagonal).
+
+    Measured on the covered pixels with |S| < ``clip`` (sources left out); what
+    :func:`project` needs to propagate the variance of resampled pixels.
+    """
+    s = np.asarray(significance, float)
+    ok = np.isfinite(s) & (np.abs(s) < clip)
+    s = np.where(ok, s - (s[ok].mean() if ok.any() else 0.0), 0.0)
+
+    def corr(a, b, ma, mb):
+        m = ma & mb
+        if m.sum() < 100:
+            return 0.0
+        return float(np.clip((a[m] * b[m]).sum() / np.sqrt((a[m] ** 2).sum() * (b[m] ** 2).sum()), -0.99, 0.99))
+
+    rx = corr(s[:, :-1], s[:, 1:], ok[:, :-1], ok[:, 1:])
+    ry = corr(s[:-1, :], s[1:, :], ok[:-1, :], ok[1:, :])
+    rd = 0.5 * (corr(s[:-1, :-1], s[1:, 1:], ok[:-1, :-1], ok[1:, 1:])
+                + corr(s[:-1, 1:], s[1:, :-1], ok[:-1, 1:], ok[1:, :-1]))
+    return rx, ry, rd
+
+
+def _bilinear_variance(root_w: np.ndarray, coords, correlation) -> np.ndarray:
+    """Σₖₗ aₖaₗρₖₗ, aₖ = bₖ√wₖ over the four bilinear neighbours (NaN outside the input)."""
+    rx, ry, rd = correlation
+    y, x = (np.asarray(c, float) for c in coords)
+    ny, nx = root_w.shape
+    y0, x0 = np.floor(y), np.floor(x)
+    fy, fx = y - y0, x - x0
+    a = {}
+    for dy, wy in ((0, 1.0 - fy), (1, fy)):
+        for dx, wx in ((0, 1.0 - fx), (1, fx)):
+            yy, xx = y0 + dy, x0 + dx
+            inside = (yy >= 0) & (yy < ny) & (xx >= 0) & (xx < nx)
+            iy = np.clip(np.nan_to_num(yy, nan=0.0), 0, ny - 1).astype(int)
+            ix = np.clip(np.nan_to_num(xx, nan=0.0), 0, nx - 1).astype(int)
+            a[dy, dx] = wy * wx * np.where(inside, root_w[iy, ix], np.nan)
+    return (sum(v * v for v in a.values())
+            + 2 * rx * (a[0, 0] * a[0, 1] + a[1, 0] * a[1, 1])
+            + 2 * ry * (a[0, 0] * a[1, 0] + a[0, 1] * a[1, 1])
+            + 2 * rd * (a[0, 0] * a[1, 1] + a[0, 1] * a[1, 0]))
+
+
+def _interp_block(stack: np.ndarray, win: WCS, wout: WCS, shape: tuple[int, int], *,
+                  root_weights: np.ndarray | None = None, correlation=None) -> np.ndarray:
     """Bilinear resampling of ``stack`` (planes, ny, nx) from ``win`` onto ``wout``/``shape``.
 
     What ``reproject_interp(order="bilinear")`` computes, at a third of its cost: the
@@ -380,7 +444,7 @@ def _interp_block(stack: np.ndarray, win: WCS, wout: WCS, shape: tuple[int, int]
     every :data:`_COARSE_STEP` output pixels and interpolated in between — TAN→TAN maps are
     smooth, so the positions are right to < 10⁻³ pixel (checked against reproject_interp in
     the tests) — and the planes are sampled with ``scipy.ndimage.map_coordinates(order=1)``,
-    NaN outside the input.
+    NaN outside the input. With ``root_weights`` (√w), one more plane: :func:`_bilinear_variance`.
     """
     from scipy.ndimage import map_coordinates
 
@@ -396,9 +460,11 @@ def _interp_block(stack: np.ndarray, win: WCS, wout: WCS, shape: tuple[int, int]
     FY, FX = np.meshgrid(fy, fx, indexing="ij")
     coords_in = [map_coordinates(iy, [FY, FX], order=1, mode="nearest"),
                  map_coordinates(ix, [FY, FX], order=1, mode="nearest")]
-    out = np.empty((stack.shape[0], ny, nx))
+    out = np.empty((stack.shape[0] + (root_weights is not None), ny, nx))
     for k in range(stack.shape[0]):
         out[k] = map_coordinates(stack[k], coords_in, order=1, mode="constant", cval=np.nan, prefilter=False)
+    if root_weights is not None:
+        out[-1] = _bilinear_variance(root_weights, coords_in, correlation)
     return out
 
 
@@ -601,8 +667,8 @@ def _wcs_header(wcs: WCS) -> fits.Header:
 
 
 def write_mosaic_fits(images: SkyImages, path, *, query_params: dict | None = None, command: str | None = None,
-                      extra_header: dict | None = None) -> Path:
-    """Write a mosaic in the OSA ``ISGR-MOSA-IMA`` layout.
+                      extra_header: dict | None = None, naming=None) -> Path:
+    """Write a mosaic in the OSA ``ISGR-MOSA-IMA`` layout (or another instrument's, ``naming``).
 
     Parameters
     ----------
@@ -617,6 +683,8 @@ def write_mosaic_fits(images: SkyImages, path, *, query_params: dict | None = No
         Command line that rebuilds the file: in ``HISTORY`` cards and the ``COMMAND`` keyword.
     extra_header : dict, optional
         More primary-header keywords.
+    naming : core.instruments.base.FitsNaming, optional
+        EXTNAME (``mosaic``), IMATYPEs and TELESCOP/INSTRUME/DETNAM; default ISGRI's.
 
     Returns
     -------
@@ -634,9 +702,11 @@ def write_mosaic_fits(images: SkyImages, path, *, query_params: dict | None = No
     meta = _jsonable(dict(images.meta))
     e1, e2 = _energy_from_meta(meta)
     common = fits.Header()
-    common["TELESCOP"] = ("INTEGRAL", "mission")
-    common["INSTRUME"] = ("IBIS", "instrument")
-    common["DETNAM"] = ("ISGRI", "detector")
+    extname = naming.extnames["mosaic"] if naming else "ISGR-MOSA-IMA"
+    imatypes = tuple(naming.imatypes) if naming else tuple(k.upper() for k in IMAGE_KINDS)
+    common["TELESCOP"] = (naming.telescop if naming else "INTEGRAL", "mission")
+    common["INSTRUME"] = (naming.instrume if naming else "IBIS", "instrument")
+    common["DETNAM"] = (naming.detnam if naming else "ISGRI", "detector")
     if e1 is not None:
         common["E_MIN"] = (e1, "[keV] lower energy bound")
         common["E_MAX"] = (e2, "[keV] upper energy bound")
@@ -666,8 +736,8 @@ def write_mosaic_fits(images: SkyImages, path, *, query_params: dict | None = No
                      "mosaic metadata (JSON)")
     for k, v in (extra_header or {}).items():
         ph[k] = v
-    ph.add_comment("ISGRI mosaic: GROUPING, then INTENSITY, VARIANCE, SIGNIFICANCE, EXPOSURE "
-                   "(ISGR-MOSA-IMA, IMATYPE).")
+    ph.add_comment(f"{naming.label if naming else 'ISGRI'} mosaic: GROUPING, then {', '.join(imatypes)} "
+                   f"({extname}, IMATYPE).")
 
     wh = _wcs_header(images.wcs)
     members = []
@@ -675,18 +745,18 @@ def write_mosaic_fits(images: SkyImages, path, *, query_params: dict | None = No
     for i, kind in enumerate(IMAGE_KINDS, start=1):
         data = np.asarray(getattr(images, kind), dtype=np.float32)
         h = fits.Header()
-        h["EXTNAME"] = ("ISGR-MOSA-IMA", "name of this extension")
+        h["EXTNAME"] = (extname, "name of this extension")
         h["EXTVER"] = (i, "version of the extension")
         h["HDUCLASS"] = ("OGIP", "format conforms to OGIP standard")
         h["HDUCLAS1"] = ("IMAGE", "")
-        h["IMATYPE"] = (kind.upper(), "type of the image")
+        h["IMATYPE"] = (imatypes[i - 1], "type of the image")
         h["BUNIT"] = (_BUNIT[kind], _BUNIT_COMMENT[kind])
         h.extend(common)
         h.extend(wh)
         h["GRPID1"] = (1, "EXTVER of the GROUPING table (in this file)")
         hdu = fits.ImageHDU(data=data, header=h)
         img_hdus.append(hdu)
-        members.append(("IMAGE", "ISGR-MOSA-IMA", i, i + 2))  # positions: primary=1, GROUPING=2
+        members.append(("IMAGE", extname, i, i + 2))  # positions: primary=1, GROUPING=2
 
     cols = [
         fits.Column("MEMBER_XTENSION", "8A", array=[m[0] for m in members]),
@@ -695,12 +765,12 @@ def write_mosaic_fits(images: SkyImages, path, *, query_params: dict | None = No
         fits.Column("MEMBER_POSITION", "J", array=[m[3] for m in members]),
         fits.Column("MEMBER_LOCATION", "16A", array=["" for _ in members]),
         fits.Column("MEMBER_URI_TYPE", "3A", array=["URL" for _ in members]),
-        fits.Column("IMATYPE", "16A", array=[k.upper() for k in IMAGE_KINDS]),
+        fits.Column("IMATYPE", "16A", array=list(imatypes)),
     ]
     grp = fits.BinTableHDU.from_columns(cols)
     grp.header["EXTNAME"] = ("GROUPING", "grouping table")
     grp.header["EXTVER"] = 1
-    grp.header["GRPNAME"] = ("ISGR-MOSA-IMA-IDX", "name of the group")
+    grp.header["GRPNAME"] = (f"{extname}-IDX", "name of the group")
     grp.header.extend(common)
 
     fits.HDUList([prim, grp, *img_hdus]).writeto(path, overwrite=True, output_verify="exception")

@@ -32,8 +32,11 @@ def _plain(v):
     return v.item() if hasattr(v, "item") else v
 
 
-def write_catalog_fits(table: Table, path) -> Path:
+def write_catalog_fits(table: Table, path, *, naming=None) -> Path:
     """Write a source list as an OSA-style ``ISGR-SRCL-RES`` binary table.
+
+    ``naming`` (:class:`core.instruments.base.FitsNaming`): the instrument's EXTNAME
+    (``catalog``) and TELESCOP/INSTRUME/DETNAM; default ISGRI's.
 
     Parameters
     ----------
@@ -62,12 +65,12 @@ def write_catalog_fits(table: Table, path) -> Path:
         t["NAME"] = np.asarray([str(v) for v in t["NAME"]], dtype=f"U{width}")
     hdu = fits.table_to_hdu(t)
     h = hdu.header
-    h["EXTNAME"] = ("ISGR-SRCL-RES", "name of this binary table extension")
+    h["EXTNAME"] = (naming.extnames["catalog"] if naming else "ISGR-SRCL-RES", "name of this binary table extension")
     h["HDUCLASS"] = ("OGIP", "format conforms to OGIP standard")
     h["HDUCLAS1"] = ("SRCL", "source list")
-    h["TELESCOP"] = ("INTEGRAL", "mission")
-    h["INSTRUME"] = ("IBIS", "instrument")
-    h["DETNAM"] = ("ISGRI", "detector")
+    h["TELESCOP"] = (naming.telescop if naming else "INTEGRAL", "mission")
+    h["INSTRUME"] = (naming.instrume if naming else "IBIS", "instrument")
+    h["DETNAM"] = (naming.detnam if naming else "ISGRI", "detector")
     h["RADECSYS"] = ("FK5", "coordinate frame (OSA keyword)")
     h["RADESYS"] = ("FK5", "coordinate frame")
     h["EQUINOX"] = (2000.0, "equinox of the coordinates")
@@ -222,11 +225,11 @@ def mosaic_png(images: SkyImages, table: Table | None, path, *, title: str | Non
         cb.set_ticks(ticks[keep])
 
     if table is not None and len(table):
-        from .detect import _radec_to_pix
+        from .detect import radec_to_pix
 
         ra_col = "RA_FIN" if "RA_FIN" in table.colnames else "RA_OBJ"
         dec_col = "DEC_FIN" if "DEC_FIN" in table.colnames else "DEC_OBJ"
-        xs, ys = _radec_to_pix(images.wcs, np.asarray(table[ra_col], float), np.asarray(table[dec_col], float))
+        xs, ys = radec_to_pix(images.wcs, np.asarray(table[ra_col], float), np.asarray(table[dec_col], float))
         stroke = [patheffects.withStroke(linewidth=2.2, foreground="black")]
         r_mark = max(min(nx, ny) / 60.0, 4.0)   # marker radius in pixels, scales with the map
         for row, x, y in zip(table, xs, ys):
@@ -243,7 +246,7 @@ def mosaic_png(images: SkyImages, table: Table | None, path, *, title: str | Non
         if meta.get("e1") is not None and meta.get("e2") is not None:
             band = f" {meta['e1']:g}–{meta['e2']:g} keV"
         nscw = f", {meta['n_scw']} ScWs" if meta.get("n_scw") else ""
-        title = f"ISGRI{band} significance{nscw}"
+        title = f"{meta.get('instrument_label', 'ISGRI')}{band} significance{nscw}"
     ax.set_title(title)
     fig.savefig(path, dpi=150, facecolor="white")
     return path

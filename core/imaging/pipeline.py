@@ -12,10 +12,8 @@ Progress is reported per ScW as ``restored from cache``, ``calculated`` or
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -25,48 +23,30 @@ from .. import CODE_VERSION
 from ..errors import QueryError
 from ..products.scw_runner import CALCULATED, RESTORED, Cancelled, ScwStatus, pool, run_scws
 from ..query import Query
+from .product import IMAGE_FILES, ImageResult, image_result, load_image_result, store_image
 from .types import SkyImages
 
-__all__ = ["IMAGING_VERSION", "ScwStatus", "ImageResult", "make_image", "scw_image", "scw_part", "image_png", "warm_up",
+__all__ = ["IMAGING_VERSION", "ScwStatus", "ImageResult", "make_image", "image_result", "load_image_result",
+           "mean_pointing", "scw_image", "scw_part", "image_png", "warm_up",
            "canonical_grid", "Cancelled", "IMAGE_FILES"]
 
 #: Bump when decoding or mosaicking changes the numbers.
 IMAGING_VERSION = "2"
 
-#: Files of an image product, as stored and as written by ``python -m core image --out``.
-IMAGE_FILES = ("mosaic.fits", "catalog.fits", "catalog.ecsv", "sources.reg", "result.json")
-
-@dataclass
-class ImageResult:
-    product_id: str
-    query: Query
-    images: SkyImages
-    catalog: object                  # astropy Table (ISGR-SRCL-RES columns)
-    scws: list[ScwStatus]
-    files: dict[str, Path] = field(default_factory=dict)
-    from_cache: bool = False
-
 
 # -- per-ScW images ------------------------------------------------------------------------------
-def _data_version(archive, scw_id: str) -> str:
-    if archive.simulated:
-        return archive.model_version()
-    st = (archive.path(scw_id) / "isgri_events.fits.gz").stat()
-    return f"mirror-{st.st_size}-{int(st.st_mtime)}"
-
-
 def _scw_key(archive, scw_id: str, e1: float, e2: float) -> str:
     from ..products.store import content_key
 
     return content_key("scw-image", scw_id, round(e1, 3), round(e2, 3), CODE_VERSION, IMAGING_VERSION,
-                       _data_version(archive, scw_id))
+                       archive.data_version(scw_id))
 
 
 def scw_image(scw_id: str, e1: float, e2: float, *, archive=None, store=None) -> tuple[SkyImages, str]:
     """The decoded image of one ScW in one band, from the store or computed (and stored)."""
     from ..archive.store import get_archive
     from ..products.store import get_store
-    from .decode import decode_scw
+    from .scw_image import decode_scw
 
     archive = archive or get_archive()
     store = store or get_store()
@@ -136,7 +116,7 @@ def _part_task(scw_id: str, e1: float, e2: float, ra0: float, dec0: float, *, ar
 def _warm_worker(_: int) -> int:
     from . import decode, mosaic  # noqa: F401  (imports and first-call tables)
 
-    decode._mask_terms(), decode._n_ideal(), decode._response_map(), decode._psf_table()
+    decode.warm_tables()
     time.sleep(0.3)  # hold this worker so the next call lands on another one
     return os.getpid()
 
@@ -150,31 +130,12 @@ def warm_up(workers: int = 1) -> None:
     from . import decode, detect, mosaic, outputs  # noqa: F401
 
     if workers <= 1:
-        decode._mask_terms(), decode._n_ideal(), decode._response_map(), decode._psf_table()
+        decode.warm_tables()
     else:
         list(pool(workers).map(_warm_worker, range(workers)))
 
 
 # -- the product -------------------------------------------------------------------------------
-def _load_result(store, key: str, query: Query) -> ImageResult | None:
-    from astropy.table import Table
-
-    hit = store.get(key)
-    if hit is None:
-        return None
-    arrays, meta = hit
-    files = {name: store.path(key) / name for name in store.files(key)}
-    try:
-        catalog = Table.read(files["catalog.ecsv"], format="ascii.ecsv")
-    except (KeyError, OSError, ValueError):
-        store.discard(key)
-        return None
-    images = SkyImages.from_arrays(arrays, meta["images"])
-    scws = [ScwStatus(d["scw_id"], RESTORED, 0.0) for d in meta["scws"] if not d["status"].startswith("failed")]
-    scws += [ScwStatus(d["scw_id"], d["status"], 0.0) for d in meta["scws"] if d["status"].startswith("failed")]
-    return ImageResult(key, query, images, catalog, scws, files, from_cache=True)
-
-
 def make_image(query: Query, *, progress: Callable[[int, int, ScwStatus], None] | None = None,
                cancel: Callable[[], bool] | None = None, workers: int | None = None,
                archive=None, store=None) -> ImageResult:
@@ -199,22 +160,21 @@ def make_image(query: Query, *, progress: Callable[[int, int, ScwStatus], None] 
     from .detect import detect_sources
     from .mosaic import MosaicBuilder, mosaic_grid
 
+    from ..instruments.base import get_instrument
+    from ..products.maker import replay_progress, resolve_workers
+
     archive = archive or get_archive()
     store = store or get_store()
     check_limits(query, get_settings().max_scw)
-    from ..products.run import product_id
-
-    key = product_id(query, archive=archive)
-    cached = _load_result(store, key, query)
+    key = get_instrument(query.instrument).product_id(query, archive=archive)
+    cached = load_image_result(store, key, query)
     if cached is not None:
-        if progress:
-            for i, s in enumerate(cached.scws, 1):
-                progress(i, len(cached.scws), s)
+        replay_progress(progress, cached.scws)
         return cached
 
     sel = archive.select(query)
     ids = [str(s) for s in sel.ids]
-    ra0, dec0 = (query.RA, query.DEC) if np.isfinite(query.RA) else _mean_pointing(sel.rows)
+    ra0, dec0 = (query.RA, query.DEC) if np.isfinite(query.RA) else mean_pointing(sel.rows)
     wcs, shape = mosaic_grid(ra0, dec0, list(zip(sel.rows["ra_scx"], sel.rows["dec_scx"])))
     builder = MosaicBuilder(wcs, shape)
     e1, e2 = query.E1_keV, query.E2_keV
@@ -226,7 +186,7 @@ def make_image(query: Query, *, progress: Callable[[int, int, ScwStatus], None] 
     def add(part, meta):
         if part is not None:
             builder.accumulate(part.shifted(dy, dx, shape), meta)
-    workers = int(workers or os.environ.get("ODA_WORKERS", "1"))
+    workers = resolve_workers(workers)
     statuses = run_scws(_part_task, [(scw_id, (e1, e2, ra0, dec0)) for scw_id in ids], accept=lambda pm: add(*pm),
                         progress=progress, cancel=cancel, workers=workers, archive=archive, store=store)
 
@@ -238,15 +198,10 @@ def make_image(query: Query, *, progress: Callable[[int, int, ScwStatus], None] 
     target = (query.src_name or "target", query.RA, query.DEC) if np.isfinite(query.RA) else None
     catalog = detect_sources(images, threshold=query.detection_threshold,
                              catalog=[(s.name, s.ra, s.dec) for s in sky_model()], target=target)
-    files = _write_files(images, catalog, query, statuses, key)
-    arrays, img_meta = images.to_arrays()
-    meta = {"images": img_meta, "scws": [s.to_dict() for s in statuses], "query": query.to_params(),
-            "n_sources": len(catalog)}
-    path = store.put(key, arrays=arrays, meta=meta, files=files)
-    return ImageResult(key, query, images, catalog, statuses, {n: path / n for n in files}, from_cache=False)
+    return store_image(store, key, query, images, catalog, statuses)
 
 
-def _mean_pointing(rows) -> tuple[float, float]:
+def mean_pointing(rows) -> tuple[float, float]:
     from ..instrument.attitude import radec_to_unit, unit_to_radec
 
     v = radec_to_unit(rows["ra_scx"], rows["dec_scx"]).sum(axis=0)
@@ -254,36 +209,7 @@ def _mean_pointing(rows) -> tuple[float, float]:
     return float(ra), float(dec)
 
 
-def reproduce_command(query: Query) -> str:
-    """The ``python -m core`` command line that rebuilds this product (from the parameter table)."""
-    from ..params import reproduce_command as from_table
-
-    return from_table(query)
-
-
-def _write_files(images, catalog, query, statuses, key) -> dict[str, bytes]:
-    """Render the product files in memory (the store writes them atomically)."""
-    import tempfile
-
-    from .outputs import write_catalog_ecsv, write_catalog_fits, write_region_file
-    from .mosaic import write_mosaic_fits
-
-    out: dict[str, bytes] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        write_mosaic_fits(images, tmp / "mosaic.fits", query_params=query.to_params(), command=reproduce_command(query))
-        write_catalog_fits(catalog, tmp / "catalog.fits")
-        write_catalog_ecsv(catalog, tmp / "catalog.ecsv")
-        write_region_file(catalog, tmp / "sources.reg")
-        for name in ("mosaic.fits", "catalog.fits", "catalog.ecsv", "sources.reg"):
-            out[name] = (tmp / name).read_bytes()
-    summary = {"product_id": key, "query": query.to_params(), "command": reproduce_command(query),
-               "scws": [s.to_dict() for s in statuses], "n_sources": len(catalog)}
-    out["result.json"] = json.dumps(summary, indent=1).encode()
-    return out
-
-
-def image_png(result: ImageResult, *, store=None) -> Path:
+def image_png(result: ImageResult, *, store=None, label: str = "ISGRI") -> Path:
     """The publication PNG of an image product, rendered on first request and cached.
 
     Rendering (matplotlib WCSAxes, ~0.3–0.7 s) is kept out of :func:`make_image`: most
@@ -300,7 +226,7 @@ def image_png(result: ImageResult, *, store=None) -> Path:
     import tempfile
 
     n_ok = sum(not s.status.startswith("failed") for s in result.scws)
-    title = f"ISGRI {result.query.E1_keV:g}–{result.query.E2_keV:g} keV, {n_ok} ScWs"
+    title = f"{label} {result.query.E1_keV:g}–{result.query.E2_keV:g} keV, {n_ok} ScWs"
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "mosaic.png"
         mosaic_png(result.images, result.catalog, out, title=title)

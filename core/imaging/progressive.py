@@ -56,6 +56,8 @@ def partial_mosaic(query: Query, finished, *, archive=None, store=None) -> Parti
     from .mosaic import MosaicBuilder, mosaic_grid
     from .pipeline import cached_part, canonical_grid
 
+    if query.instrument != "isgri":
+        return None  # only ISGRI stores its per-ScW parts on the target's canonical grid
     archive = archive or get_archive()
     store = store or get_store()
     sel = archive.select(query)

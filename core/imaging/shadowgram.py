@@ -25,7 +25,7 @@ from ..instrument import background as bkg
 from ..instrument import detector as det
 
 __all__ = ["Shadowgram", "shadowgram", "background_model", "good_pixels", "pixel_weights",
-           "LOW_PATTERN_MAX_KEV"]
+           "LOW_PATTERN_MAX_KEV", "N_PIX", "DUMP_BIN", "event_arrays", "band_indices"]
 
 _NPIX = det.N_Z * det.N_Y
 _DUMP = _NPIX  # bin of flagged events / events off the detector grid
@@ -199,3 +199,10 @@ def background_model(rev: int, e1_keV: float, e2_keV: float) -> np.ndarray:
     lo, hi = bkg.spatial_maps(int(rev))
     maps = [hi] if float(e1_keV) >= LOW_PATTERN_MAX_KEV else [lo, hi]
     return np.stack([np.asarray(m, dtype=np.float64) for m in maps])
+
+
+#: Public names of the event-binning helpers (the spectral extraction bins events the same way).
+N_PIX = _NPIX
+DUMP_BIN = _DUMP
+event_arrays = _event_arrays
+band_indices = _band_indices

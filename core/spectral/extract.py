@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..imaging.decode import N_IDEAL, scw_attitude
-from ..imaging.shadowgram import (LOW_PATTERN_MAX_KEV, _DUMP, _NPIX, _event_arrays, _band_indices,
+from ..imaging.shadowgram import (DUMP_BIN, LOW_PATTERN_MAX_KEV, N_PIX, band_indices, event_arrays,
                                   background_model, pixel_weights)
 from ..instrument import detector as det
 from ..instrument.pif import pif as compute_pif
@@ -260,14 +260,14 @@ def extract_spectrum(scw, sources, edges) -> ScwFluxes:
     """
     edges = np.asarray(edges, dtype=float)
     nch = len(edges) - 1
-    counts = np.zeros((nch, _NPIX), dtype=np.int64)
+    counts = np.zeros((nch, N_PIX), dtype=np.int64)
     if len(scw.events):
-        energy, pix = _event_arrays(scw.events)
+        energy, pix = event_arrays(scw.events)
         ch = _channel_index(energy, edges)
         # int32 indices (nch·NPIX < 2³¹) halve the memory traffic of the histogram.
-        flat = ch * np.int32(_NPIX + 1)
+        flat = ch * np.int32(N_PIX + 1)
         flat += pix
-        counts = np.bincount(flat, minlength=(nch + 1) * (_NPIX + 1)).reshape(nch + 1, _NPIX + 1)[:nch, :_NPIX]
+        counts = np.bincount(flat, minlength=(nch + 1) * (N_PIX + 1)).reshape(nch + 1, N_PIX + 1)[:nch, :N_PIX]
     live = np.full(nch, float(scw.livetime))
     on = np.full(nch, float(scw.ontime))
     bands = list(zip(edges[:-1], edges[1:]))
@@ -298,10 +298,10 @@ def extract_lightcurve(scw, sources, e1: float, e2: float, time_edges) -> tuple[
     ontime = np.clip(hi - lo, 0.0, None).sum(axis=1) * 86400.0
     index = np.flatnonzero(ontime > 0.5)
     nb = index.size
-    counts = np.zeros((nb, _NPIX))
+    counts = np.zeros((nb, N_PIX))
     if nb and len(scw.events):
-        energy, pix = _event_arrays(scw.events)
-        sel = _band_indices(energy, float(e1), float(e2))
+        energy, pix = event_arrays(scw.events)
+        sel = band_indices(energy, float(e1), float(e2))
         t = np.asarray(scw.events["TIME"])[sel]
         # Events outside the GTIs carry no exposure: drop them.
         in_gti = np.zeros(t.size, bool)
@@ -313,8 +313,8 @@ def extract_lightcurve(scw, sources, e1: float, e2: float, time_edges) -> tuple[
         ok = in_gti & (k >= 0) & (k < len(edges) - 1)
         b = np.full(t.size, nb, dtype=np.int64)
         b[ok] = pos[k[ok]]
-        flat = b * (_NPIX + 1) + pix[sel]
-        counts = np.bincount(flat, minlength=(nb + 1) * (_NPIX + 1)).reshape(nb + 1, _NPIX + 1)[:nb, :_NPIX]
+        flat = b * (N_PIX + 1) + pix[sel]
+        counts = np.bincount(flat, minlength=(nb + 1) * (N_PIX + 1)).reshape(nb + 1, N_PIX + 1)[:nb, :N_PIX]
         counts = counts.astype(np.float64)
     deadc = float(scw.header.get("DEADC", 1.0))
     on = ontime[index]

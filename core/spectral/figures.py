@@ -9,6 +9,13 @@ import numpy as np
 __all__ = ["spectrum_png", "lightcurve_png", "fit_png"]
 
 
+def _label(query) -> str:
+    """What the figure calls the instrument of ``query`` (``ISGRI``, ``JEM-X1``)."""
+    from ..instruments.base import get_instrument
+
+    return get_instrument(query.instrument).unit_label(query)
+
+
 def _plt():
     import matplotlib
 
@@ -42,7 +49,7 @@ def spectrum_png(src: dict, query, out: Path) -> Path:
     ax.set_yscale("log")
     ax.set_xlabel("Energy [keV]")
     ax.set_ylabel("Count rate [cts s$^{-1}$ keV$^{-1}$]")
-    ax.set_title(f"ISGRI spectrum of {src['name']} — {src['n_scw']} ScWs, {src['exposure'] / 1e3:.1f} ks")
+    ax.set_title(f"{_label(query)} spectrum of {src['name']} — {src['n_scw']} ScWs, {src['exposure'] / 1e3:.1f} ks")
     ax.grid(True, which="both", alpha=0.25)
     fig.tight_layout()
     fig.savefig(out)
@@ -58,7 +65,7 @@ def lightcurve_png(src: dict, query, out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7.2, 4.0), dpi=150)
     t0 = float(np.floor(np.nanmin(t)))
     x = t - t0
-    ax.errorbar(x, rate, xerr=dt / 2, yerr=err, fmt="o", ms=2.0, lw=0.7, color="C0", label="ISGRI")
+    ax.errorbar(x, rate, xerr=dt / 2, yerr=err, fmt="o", ms=2.0, lw=0.7, color="C0", label=_label(query))
     if src.get("mean") is not None:
         ax.axhline(src["mean"], color="0.4", lw=0.8, ls="--",
                    label=f"constant: χ²/dof = {src['chi2_const']:.1f}/{src['dof']}" if src.get("dof") else "mean")
@@ -73,7 +80,7 @@ def lightcurve_png(src: dict, query, out: Path) -> Path:
                 color="C3", lw=1.0, label=f"Bayesian blocks ({len(levels)})")
     ax.set_xlabel(f"Time − {t0:.0f} [IJD days] (IJD = MJD − 51544)")
     ax.set_ylabel(f"Rate {query.E1_keV:g}–{query.E2_keV:g} keV [cts/s]")
-    ax.set_title(f"ISGRI light curve of {src['name']}")
+    ax.set_title(f"{_label(query)} light curve of {src['name']}")
     ax.legend(fontsize=7, loc="best")
     ax.grid(True, alpha=0.25)
     fig.tight_layout()
@@ -100,6 +107,6 @@ def fit_png(result, out: Path) -> Path:
     from ..fitting.plot import spectrum_png as plot_fit
 
     q = result.query
-    plot_fit(fit, out, title=f"ISGRI {result.summary.get('source', '')}: {q.spectral_model}, "
+    plot_fit(fit, out, title=f"{_label(q)} {result.summary.get('source', '')}: {q.spectral_model}, "
                              f"{q.E1_keV:g}–{q.E2_keV:g} keV")
     return out

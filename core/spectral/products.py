@@ -39,12 +39,12 @@ import numpy as np
 
 from .. import CODE_VERSION
 from ..errors import QueryError
-from ..imaging.pipeline import _data_version
-from ..products.scw_runner import CALCULATED, RESTORED, ScwStatus, run_scws
-from ..query import Query, parse_catalog
+from ..products.maker import cached_scw, load_stored, no_data_error, store_product
+from ..products.scw_runner import ScwStatus, run_scws
+from ..query import Query
 
-__all__ = ["SPECTRAL_VERSION", "make_product", "load", "product_png", "channel_edges",
-           "safe_name", "stack_rates"]
+__all__ = ["SPECTRAL_VERSION", "build_product", "make_product", "load", "product_png", "channel_edges",
+           "safe_name", "stack_rates", "field_sources", "time_edges", "query_cards", "variability"]
 
 #: Version of the products (combination, response, files); part of product ids.
 SPECTRAL_VERSION = "3"
@@ -69,23 +69,32 @@ def channel_edges(grid: str, rebin: int = 1) -> np.ndarray:
 
 
 # -- sources ---------------------------------------------------------------------------------------
-def _sources(query: Query, progress, cancel, workers, archive, store) -> tuple[list[tuple], dict]:
-    """The (name, ra, dec) list to extract and, when found by imaging, the image product id."""
-    from .catalog import merge_close_sources, with_target
+def field_sources(query: Query, progress, cancel, workers, archive, store, *,
+                  merge_radius_arcmin: float | None = None) -> tuple[list[tuple], dict]:
+    """The (name, ra, dec) list to extract and, when found by imaging, the image product id.
 
+    ``selected_catalog`` when given; else the sources of the image of the same selection and
+    band made by the query's instrument (plus the target when it was not detected). Sources
+    closer than ``merge_radius_arcmin`` (default :data:`.catalog.MERGE_RADIUS_ARCMIN`) are merged.
+    """
+    from ..instruments.base import get_instrument
+    from .catalog import MERGE_RADIUS_ARCMIN, merge_close_sources, with_target
+
+    radius = MERGE_RADIUS_ARCMIN if merge_radius_arcmin is None else merge_radius_arcmin
     if query.selected_catalog:
-        rows, merged = merge_close_sources(query.selected_catalog)
+        rows, merged = merge_close_sources(query.selected_catalog, radius)
         return rows, ({"merged_sources": merged} if merged else {})
-    from ..imaging.pipeline import make_image
+    from ..query import parse_catalog
 
-    img = make_image(query.with_(product_type="image"), progress=progress, cancel=cancel, workers=workers,
-                     archive=archive, store=store)
-    rows = [(str(r["NAME"]).strip(), float(r["RA_FIN"]), float(r["DEC_FIN"])) for r in img.catalog]
+    img = get_instrument(query.instrument).make(query.with_(product_type="image"), progress=progress, cancel=cancel,
+                                                workers=workers, archive=archive, store=store)
+    rows = [(r["name"], float(r["ra"]), float(r["dec"])) for r in img.summary["catalog"]
+            if r["ra"] is not None and r["dec"] is not None]
     rows = with_target(rows, query.src_name, query.RA, query.DEC)
     if not rows:
         raise QueryError("selected_catalog", "no source was detected in the field and none was given",
                          "give src_name/RA/DEC or a selected_catalog")
-    rows, merged = merge_close_sources([tuple(r) for r in parse_catalog(rows)])  # unique names, as for a user's list
+    rows, merged = merge_close_sources([tuple(r) for r in parse_catalog(rows)], radius)  # unique names, as for a user's list
     return rows, {"image_product_id": img.product_id, **({"merged_sources": merged} if merged else {})}
 
 
@@ -116,20 +125,19 @@ def _fit_task(scw_id: str, kind: str, sources, spec, *, archive, store):
         e1, e2, tedges = spec
         sig = [round(e1, 3), round(e2, 3), [round(float(t), 9) for t in tedges]]
     key = content_key("scw-" + kind, scw_id, json.dumps(sig), json.dumps([list(s) for s in sources]),
-                      EXTRACT_VERSION, CODE_VERSION, _data_version(archive, scw_id))
-    hit = store.get(key)
-    if hit is not None:
-        return hit, RESTORED
-    scw = archive.read(scw_id)
-    if kind == "spectrum":
-        res = extract_spectrum(scw, sources, spec)
-    else:
-        res, index = extract_lightcurve(scw, sources, e1, e2, tedges)
-        res.meta["t_lo"] = [float(tedges[i]) for i in index]
-        res.meta["t_hi"] = [float(tedges[i + 1]) for i in index]
-    arrays, meta = res.to_arrays()
-    store.put(key, arrays=arrays, meta=meta)
-    return (arrays, meta), CALCULATED
+                      EXTRACT_VERSION, CODE_VERSION, archive.data_version(scw_id))
+
+    def compute():
+        scw = archive.read(scw_id)
+        if kind == "spectrum":
+            res = extract_spectrum(scw, sources, spec)
+        else:
+            res, index = extract_lightcurve(scw, sources, e1, e2, tedges)
+            res.meta["t_lo"] = [float(tedges[i]) for i in index]
+            res.meta["t_hi"] = [float(tedges[i + 1]) for i in index]
+        return res.to_arrays()
+
+    return cached_scw(store, key, compute)
 
 
 def _run_scws(kind, jobs, progress, cancel, workers, archive, store, statuses):
@@ -283,23 +291,7 @@ def variability(t, rate, err) -> dict:
     return out
 
 
-def _clean(obj):
-    """JSON-safe copy: NaN/inf → None, numpy scalars → Python."""
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _clean(obj.tolist())
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
-
-
-def _query_cards(query: Query, pid: str) -> dict:
+def query_cards(query: Query, pid: str) -> dict:
     """Header cards recording the query (HIERARCH ``ODA_*`` keys) and the product id."""
     cards = {"ODA_PID": pid}
     for k, v in query.to_params().items():
@@ -308,7 +300,7 @@ def _query_cards(query: Query, pid: str) -> dict:
         if isinstance(v, (list, tuple)):
             v = ",".join(map(str, v))
         cards[f"ODA_{k.upper()}"] = v if isinstance(v, (int, float)) else str(v)
-    from ..imaging.pipeline import reproduce_command
+    from ..products.reproduce import reproduce_command
 
     cards["COMMENT"] = "Reproduce: " + reproduce_command(query)
     return cards
@@ -316,31 +308,22 @@ def _query_cards(query: Query, pid: str) -> dict:
 
 # -- the products ----------------------------------------------------------------------------------
 def make_product(query: Query, *, progress=None, cancel=None, workers=None, archive=None, store=None):
-    """Compute (or restore) a spectrum, lc or spectral_fit product (see :func:`core.products.run.run_product`)."""
-    import os
+    """Compute (or restore) an ISGRI spectrum, lc or spectral_fit product (see :func:`core.products.run.run_product`)."""
+    from ..instruments.base import get_instrument
+    from ..products.maker import make_product as skeleton
 
-    from ..archive.selection import check_limits
-    from ..archive.store import get_archive
-    from ..config import get_settings
-    from ..products.store import get_store
+    return skeleton(get_instrument("isgri"), query, build_product, progress=progress, cancel=cancel, workers=workers,
+                    archive=archive, store=store)
 
-    archive = archive or get_archive()
-    store = store or get_store()
-    check_limits(query, get_settings().max_scw)
-    from ..products.run import product_id
 
-    pid = product_id(query, archive=archive)
-    hit = load(pid, query, store=store)
-    if hit is not None:
-        if progress:
-            for i, s in enumerate(hit.scws, 1):
-                progress(i, len(hit.scws), s)
-        return hit
-    workers = int(workers or os.environ.get("ODA_WORKERS", "1"))
+def build_product(query: Query, pid: str, *, progress, cancel, workers, archive, store):
+    """The ISGRI part of :func:`core.products.maker.make_product` for spectra, lc and fits."""
     if query.product_type == "spectral_fit":
-        return _make_fit(query, pid, progress, cancel, workers, archive, store)
+        from ..products.spectral_fit import make_fit
+
+        return make_fit(query, pid, progress=progress, cancel=cancel, workers=workers, archive=archive, store=store)
     sel = archive.select(query)
-    sources, extra = _sources(query, progress, cancel, workers, archive, store)
+    sources, extra = field_sources(query, progress, cancel, workers, archive, store)
     statuses: list[ScwStatus] = []
     rows = {str(i): r for i, r in zip(sel.ids, sel.rows)}
     if query.product_type == "spectrum":
@@ -352,7 +335,7 @@ def make_product(query: Query, *, progress=None, cancel=None, workers=None, arch
         _check_any(fluxes, statuses, query)
         summary, files = _spectrum_files(query, pid, sources, fluxes, edges)
     else:
-        edges_by_scw = _time_edges(query, sel)
+        edges_by_scw = time_edges(query, sel)
         jobs = [(sid, _local_sources(sources, float(rows[sid]["ra_scx"]), float(rows[sid]["dec_scx"])),
                  (query.E1_keV, query.E2_keV, te)) for sid, te in edges_by_scw.items()]
         jobs = [j for j in jobs if j[1]] or jobs
@@ -360,26 +343,15 @@ def make_product(query: Query, *, progress=None, cancel=None, workers=None, arch
         _check_any(fluxes, statuses, query)
         summary, files = _lc_files(query, pid, sources, fluxes)
     summary.update(extra)
-    summary["scws"] = [s.to_dict() for s in statuses]
-    files["result.json"] = json.dumps(_clean({"product_id": pid, "query": query.to_params(), **summary}),
-                                      indent=1).encode()
-    meta = {"query": query.to_params(), "product_type": query.product_type, "summary": _clean(summary),
-            "scws": [s.to_dict() for s in statuses]}
-    path = store.put(pid, meta=meta, files=files)
-    from ..products.run import ProductResult
-
-    return ProductResult(pid, query.product_type, query, statuses, {n: path / n for n in files},
-                         meta["summary"], False, None)
+    return store_product(store, pid, query, statuses, summary, files)
 
 
 def _check_any(fluxes, statuses, query):
     if not fluxes:
-        reasons = sorted({s.status for s in statuses})
-        raise QueryError("scw_list" if query.scw_list else "T1",
-                         f"no ScW could be analysed ({'; '.join(reasons)[:300]})")
+        raise no_data_error(statuses, query)
 
 
-def _time_edges(query: Query, sel) -> dict[str, np.ndarray]:
+def time_edges(query: Query, sel) -> dict[str, np.ndarray]:
     """Time-bin edges [IJD] overlapping each ScW (one bin per ScW when time_bin is 0)."""
     rows = sel.rows
     t0 = np.asarray(rows["tstart"], float)
@@ -405,7 +377,7 @@ def _spectrum_files(query, pid, sources, fluxes, edges):
     nch = len(edges) - 1
     summary = {"sources": [], "channel_grid": query.channel_grid, "rebin": query.rebin}
     files: dict[str, bytes] = {}
-    cards = _query_cards(query, pid)
+    cards = query_cards(query, pid)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for name, ra, dec in sources:
@@ -521,7 +493,7 @@ def _lc_files(query, pid, sources, fluxes):
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", fits.verify.VerifyWarning)  # HIERARCH keys
-            for key, value in _query_cards(query, pid).items():
+            for key, value in query_cards(query, pid).items():
                 if key == "COMMENT":
                     h.add_comment(value)
                 else:
@@ -537,76 +509,10 @@ def _lc_files(query, pid, sources, fluxes):
     return summary, files
 
 
-# -- spectral fit -----------------------------------------------------------------------------------
-def _pick_source(query: Query, spec_summary: dict) -> dict:
-    srcs = [s for s in spec_summary["sources"] if s.get("n_scw")]
-    if not srcs:
-        raise QueryError("selected_catalog", "no source of the catalogue was in the field of the selected ScWs")
-    if query.src_name:
-        for s in srcs:
-            if s["name"].lower() == query.src_name.lower():
-                return s
-    if np.isfinite(query.RA):
-        from astropy.coordinates import SkyCoord
-        import astropy.units as u
-
-        c = SkyCoord([s["ra"] for s in srcs] * u.deg, [s["dec"] for s in srcs] * u.deg)
-        sep = c.separation(SkyCoord(query.RA * u.deg, query.DEC * u.deg)).deg
-        k = int(np.argmin(sep))
-        if sep[k] < 0.5:
-            return srcs[k]
-    if len(srcs) == 1:
-        return srcs[0]
-    raise QueryError("src_name", "the spectrum has several sources and none is the query target",
-                     ", ".join(s["name"] for s in srcs[:20]))
-
-
-def _make_fit(query, pid, progress, cancel, workers, archive, store):
-    from ..fitting.fit import DEFAULT_BANDS, fit_spectrum
-    from ..fitting.ogip import read_spectrum
-    from ..products.run import ProductResult, run_product
-
-    spec = run_product(query.with_(product_type="spectrum"), progress=progress, cancel=cancel, workers=workers,
-                       archive=archive, store=store)
-    src = _pick_source(query, spec.summary)
-    data = read_spectrum(spec.files[src["pha"]], spec.files[src["arf"]], spec.files[src["rmf"]])
-    bands = list(dict.fromkeys(DEFAULT_BANDS + ((query.E1_keV, query.E2_keV),)))
-    result = fit_spectrum(data, model=query.spectral_model, emin=query.E1_keV, emax=query.E2_keV, stat="chi2",
-                          bands=bands)
-    fit = result.to_dict()
-    fluxes = {f"{f['e1_keV']:g}-{f['e2_keV']:g}": f for f in fit["fluxes"]}
-    summary = {"source": src["name"], "ra": src["ra"], "dec": src["dec"], "model": query.spectral_model,
-               "fit": _clean(fit), "fluxes": _clean(fluxes), "spectrum_product_id": spec.product_id,
-               "spectrum": {k: src[k] for k in ("e_min", "e_max", "rate", "rate_err", "quality", "exposure")},
-               "scws": [s.to_dict() for s in spec.scws]}
-    files = {name: spec.files[src[k]].read_bytes() for k, name in
-             (("pha", src["pha"]), ("arf", src["arf"]), ("rmf", src["rmf"]))}
-    files["fit.json"] = json.dumps(_clean(summary), indent=1).encode()
-    files["result.json"] = json.dumps(_clean({"product_id": pid, "query": query.to_params(), **summary}),
-                                      indent=1).encode()
-    meta = {"query": query.to_params(), "product_type": "spectral_fit", "summary": _clean(summary),
-            "scws": [s.to_dict() for s in spec.scws]}
-    path = store.put(pid, meta=meta, files=files)
-    return ProductResult(pid, "spectral_fit", query, list(spec.scws), {n: path / n for n in files},
-                         meta["summary"], False, result)
-
-
 # -- restore and figures ---------------------------------------------------------------------------
 def load(pid: str, query: Query, *, store=None):
-    from ..products.run import ProductResult
-    from ..products.store import get_store
-
-    store = store or get_store()
-    hit = store.get(pid)
-    if hit is None:
-        return None
-    _, meta = hit
-    if "summary" not in meta:
-        return None
-    files = {name: store.path(pid) / name for name in store.files(pid)}
-    scws = [ScwStatus(d["scw_id"], RESTORED if not d["status"].startswith("failed") else d["status"], 0.0)
-            for d in meta["scws"]]
-    return ProductResult(pid, meta["product_type"], query, scws, files, meta["summary"], True, None)
+    """A stored spectrum, lc or fit product (:func:`core.products.maker.load_stored`)."""
+    return load_stored(pid, query, store=store)
 
 
 def product_png(result, name: str | None = None) -> Path:

@@ -1,7 +1,7 @@
 """JEM-X 1 and 2 (3–35 keV) as an instrument of the simulated archive.
 
-Not yet wired into the query, products, server or page: the parameter table and the
-instrument seam that will serve it come later. Modules, from the sky to the products:
+Served through the instrument registry (:mod:`.instrument`, products in :mod:`.products`).
+Modules, from the sky to the products:
 
 ==============  ======================================================================
 ``mask``        HURA of 22 501 hexagonal elements (biquadratic residues mod 22 501)
@@ -15,8 +15,14 @@ instrument seam that will serve it come later. Modules, from the sky to the prod
 ``iros``        iterative removal of sources in detector space
 ``catalog``     detection, r90, ``JMXn-SRCL-RES`` and the ODA JEM-X catalogue JSON
 ``extract``     spectra / light curves by PIF fits; PHA/ARF/RMF and LCR writers
+``products``    the ``jemx_image``, ``jemx_spectrum``, ``jemx_lc`` makers
+``instrument``  the registered :class:`~core.instruments.base.Instrument`
 ==============  ======================================================================
 
 Submodules are imported explicitly (``from core.instruments.jemx import decode``); this
-file imports nothing.
+file imports only the (light) registration.
 """
+
+from .instrument import JEMX
+
+__all__ = ["JEMX"]

@@ -43,7 +43,7 @@ import scipy.fft as sfft
 from astropy.wcs import WCS
 
 from ...imaging.decode import scw_attitude
-from ...imaging.types import SkyImages
+from ...imaging.wls import wls
 from . import background as bkg
 from . import detector as det
 from . import mask as msk
@@ -52,7 +52,7 @@ from . import response as resp
 
 __all__ = ["PIXEL_TAN", "PIXEL_DEG", "LAG_SHAPE", "LAG_CENTRE", "MIN_CODING", "MIN_COLLIMATOR", "N_IDEAL",
            "JemxShadowgram", "shadowgram", "good_weights", "background_templates", "pi_range", "lag_to_tan", "tan_to_lag",
-           "scw_wcs", "Decoder", "fit_background", "wls", "decode_shadowgram", "decode_jemx", "psf_sigma_pix"]
+           "scw_wcs", "Decoder", "fit_background", "wls", "psf_sigma_pix"]
 
 #: One image pixel in direction tangent.
 PIXEL_TAN = det.PITCH_MM / msk.MASK_DISTANCE_MM
@@ -340,36 +340,6 @@ def scw_wcs(header) -> WCS:
 
 
 # -- fits ---------------------------------------------------------------------------------------------
-def wls(x: np.ndarray, d: np.ndarray, n_iter: int = 3, m0=None, nonneg=()):
-    """Weighted least squares with model variance (Ω = 1/m, iterated: Poisson ML), with the
-    columns in ``nonneg`` kept ≥ 0 by an active set. Returns (theta, cov, model)."""
-    n_par = x.shape[1]
-    m = np.full(d.shape, max(float(d.mean()), 1.0)) if m0 is None else np.maximum(m0, 0.5)
-    active = np.ones(n_par, bool)
-    nonneg = sorted(set(int(i) for i in nonneg))
-    theta = np.zeros(n_par)
-    cov = np.zeros((n_par, n_par))
-    for _ in range(max(n_iter, 1)):
-        while True:
-            idx = np.flatnonzero(active)
-            xa = x[:, idx]
-            wx = xa / m[:, None]
-            try:
-                ca = np.linalg.inv(xa.T @ wx)
-            except np.linalg.LinAlgError:
-                ca = np.linalg.pinv(xa.T @ wx)
-            theta = np.zeros(n_par)
-            theta[idx] = ca @ (wx.T @ d)
-            neg = [i for i in nonneg if active[i] and theta[i] < 0]
-            if not neg:
-                break
-            active[min(neg, key=lambda i: theta[i])] = False
-        cov = np.zeros((n_par, n_par))
-        cov[np.ix_(idx, idx)] = ca
-        m = np.maximum(x @ theta, 0.5)
-    return theta, cov, m
-
-
 def fit_background(shd: JemxShadowgram, templates=None):
     """Fit flat × efficiency + background templates to the good pixels; (model map, amplitudes)."""
     good = shd.weights > 0
@@ -412,58 +382,3 @@ class Decoder:
         sig = np.where(self.good, residual_counts, 0.0)
         s, _ = _decode_raw(self.wt, sig, None)
         return s * self.scale, (self.variance() * self.scale ** 2 if with_variance else None)
-
-
-def _finish(dec: Decoder, intensity, variance):
-    valid = dec.wt.valid
-    inten = np.where(valid, intensity, np.nan)
-    var = np.where(valid, variance, np.nan)
-    vmax = float(np.nanmax(var)) if valid.any() else 0.0
-    floor = 1e-12 * vmax if np.isfinite(vmax) else 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sig = np.where(valid & (var > floor), inten / np.sqrt(var), np.nan)
-    expo = np.where(valid, dec.shd.livetime * dec.wt.exposure_frac, 0.0)
-    return inten, var, sig, expo
-
-
-def decode_shadowgram(shd: JemxShadowgram, header, *, scw_id: str = "", catalog=None, iros: bool = True,
-                      iros_threshold: float = 6.0, max_sources: int = 10, refine_catalog: bool = False) -> SkyImages:
-    """Decode a shadowgram (see :func:`decode_jemx`)."""
-    dec = Decoder(shd)
-    templates = background_templates(shd.unit, shd.revolution)
-    extra: dict = {}
-    removed: list = []
-    if iros:
-        from .iros import run_iros
-
-        res = run_iros(dec, scw_attitude(header), templates, catalog=catalog, threshold=iros_threshold,
-                       max_sources=max_sources, refine_catalog=refine_catalog)
-        intensity, variance, removed = res.intensity, res.variance, res.sources
-        extra["background_coefficients"] = [float(c) for c in res.background_coefficients]
-    else:
-        model, coef = fit_background(shd, templates)
-        intensity, variance = dec.decode(shd.counts - model)
-        extra["background_coefficients"] = [float(c) for c in coef]
-    inten, var, sig, expo = _finish(dec, intensity, variance)
-    meta = {
-        "instrument": f"jemx{shd.unit}", "jemx_num": int(shd.unit), "scw_id": str(scw_id),
-        "e1": float(shd.e1), "e2": float(shd.e2), "tstart": float(header.get("TSTART", math.nan)),
-        "tstop": float(header.get("TSTOP", math.nan)), "livetime": float(shd.livetime),
-        "revolution": int(shd.revolution), "n_events": int(shd.n_events), "iros_sources": removed,
-        "unit": "count/s", "n_ideal": float(N_IDEAL), "psf_sigma_pix": psf_sigma_pix(), **extra,
-    }
-    return SkyImages(intensity=inten, variance=var, significance=sig, exposure=expo, wcs=scw_wcs(header), meta=meta)
-
-
-def decode_jemx(scw, e1_keV: float = 3.0, e2_keV: float = 20.0, *, catalog=None, iros: bool = True,
-                iros_threshold: float = 6.0, max_sources: int = 10, refine_catalog: bool = False) -> SkyImages:
-    """Sky images of one JEM-X ScW (:class:`.files.JemxScw`) in a band (keV, PI grid).
-
-    Returns :class:`core.imaging.types.SkyImages` on :func:`scw_wcs` (417×417 pixels of
-    2.02′): intensity in on-axis cts/s, variance, significance, exposure; ``meta`` with the
-    IROS sources (name, ra, dec, flux, flux_err, snr, catalog, ...). With ``refine_catalog``
-    IROS fits the positions of the catalogue sources in the field too.
-    """
-    shd = shadowgram(scw, e1_keV, e2_keV)
-    return decode_shadowgram(shd, scw.header, scw_id=scw.scw_id, catalog=catalog, iros=iros,
-                             iros_threshold=iros_threshold, max_sources=max_sources, refine_catalog=refine_catalog)

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...imaging.detect import fit_peak
-from .decode import LAG_SHAPE, N_IDEAL, PIXEL_TAN, lag_to_tan, psf_model, psf_sigma_pix, tan_to_lag, wls
+from ...imaging.wls import wls
+from .decode import LAG_SHAPE, N_IDEAL, PIXEL_TAN, lag_to_tan, psf_model, psf_sigma_pix, tan_to_lag
 from .pif import pif as compute_pif, response_factor
 
 __all__ = ["CATALOG_THRESHOLD", "MIN_OUTSIDE_PIF", "IrosSource", "IrosResult", "source_template", "fit_sources", "run_iros"]

@@ -183,11 +183,13 @@ def compute(query) -> tuple[dict, bytes, dict]:
 
 def make_lightcurve(query, *, progress=None, store=None):
     """Compute (or restore) the spi_acs_lc product of ``query``."""
-    from ...products.run import ProductResult, ScwStatus, product_id
+    from ...products.result import ProductResult
+    from ...products.scw_task import ScwStatus
     from ...products.store import get_store
+    from .instrument import SPI_ACS
 
     store = store or get_store()
-    pid = product_id(query)
+    pid = SPI_ACS.product_id(query)
     hit = load_lightcurve(pid, query, store=store)
     if hit is not None:
         return hit
@@ -206,7 +208,8 @@ def make_lightcurve(query, *, progress=None, store=None):
 
 
 def load_lightcurve(pid: str, query, *, store=None):
-    from ...products.run import ProductResult, ScwStatus
+    from ...products.result import ProductResult
+    from ...products.scw_task import ScwStatus
     from ...products.store import get_store
 
     store = store or get_store()
