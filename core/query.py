@@ -260,11 +260,20 @@ class Query:
         for p in TABLE:
             if p.role != "query":
                 continue
-            if not p.uses(self.product_type, self.instrument):
+            inst = self._user_of(p, self.product_type)
+            if inst is None:
                 d.pop(p.name)
-            elif p.id_omits_default and d[p.name] == p.at(self.instrument).default:
+            elif p.id_omits_default and d[p.name] == p.at(inst).default:
                 d.pop(p.name)
         return d
+
+    def _user_of(self, p, product: str | None) -> str | None:
+        """The instrument of this query that uses parameter ``p``: the query's own, else one of
+        its ``joint_instruments`` (a joint ISGRI + JEM-X fit depends on ``jemx_num``)."""
+        for inst in (self.instrument,) + tuple(i for i in (self.joint_instruments or ()) if i != self.instrument):
+            if p.uses(product, inst):
+                return inst
+        return None
 
     def canonical(self) -> dict:
         """Normal form: what determines the products (display-only fields left out)."""
@@ -309,9 +318,10 @@ class Query:
         for p in TABLE:
             if p.role != "query":
                 continue
-            if not p.uses(None, self.instrument):
+            inst = self._user_of(p, None)
+            if inst is None:
                 d.pop(p.name)
-            elif p.id_omits_default and d[p.name] == p.at(self.instrument).default:
+            elif p.id_omits_default and d[p.name] == p.at(inst).default:
                 d.pop(p.name)
         for k in ("scw_list", "joint_instruments"):
             if k in d:
