@@ -8,27 +8,15 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ...imaging.decode import scw_attitude
+# One pixel-map finish for both coded-mask imagers: the decoders share the weight-term layout.
+from ...imaging.scw_image import finish_images
 from ...imaging.types import SkyImages
 from .decode import (N_IDEAL, Decoder, JemxShadowgram, background_templates, fit_background, psf_sigma_pix,
                      scw_wcs, shadowgram)
 from .iros import run_iros
 
 __all__ = ["decode_jemx", "decode_shadowgram", "finish_images"]
-
-
-def finish_images(dec: Decoder, intensity, variance):
-    valid = dec.wt.valid
-    inten = np.where(valid, intensity, np.nan)
-    var = np.where(valid, variance, np.nan)
-    vmax = float(np.nanmax(var)) if valid.any() else 0.0
-    floor = 1e-12 * vmax if np.isfinite(vmax) else 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sig = np.where(valid & (var > floor), inten / np.sqrt(var), np.nan)
-    expo = np.where(valid, dec.shd.livetime * dec.wt.exposure_frac, 0.0)
-    return inten, var, sig, expo
 
 
 def decode_shadowgram(shd: JemxShadowgram, header, *, scw_id: str = "", catalog=None, iros: bool = True,
