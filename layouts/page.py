@@ -65,8 +65,9 @@ def page_layout(url_params: dict | None = None, *, embed: bool = False, autorun:
               dcc.Store(id=ids.HISTORY, storage_type="session"),
               *[dcc.Store(id=ids.ref(k)) for k in PRODUCT_LABELS]]
     header = html.Header([
-        html.Div([html.H1("INTEGRAL ODA"), html.P("Online analysis of the INTEGRAL/IBIS archive: sky images, "
-                                                  "spectra and light curves.", className="tagline")]),
+        html.Div([html.H1("INTEGRAL ODA"), html.P("Online analysis of the INTEGRAL archive (IBIS/ISGRI, JEM-X, "
+                                                  "SPI-ACS): sky images, spectra, light curves and fits.",
+                                                  className="tagline")]),
         html.Nav([html.A("API", href="/api/v1/openapi.json", className="nav-link", title="OpenAPI description of /api/v1"),
                   html.A("Embed demo", href="/assets/embed-demo.html", className="nav-link")], **{"aria-label": "links"}),
     ], className="app-header")
