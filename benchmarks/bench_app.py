@@ -26,7 +26,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-QUERY = "src_name=Crab&T1=2003-03-01&T2=2003-04-30&max_pointings=3"
+# radius as the page's form fills it (10°; the API's default is the plugin's 15°), so that the
+# job id computed here for the progressive-frame timing is the one the page submits.
+QUERY = "src_name=Crab&T1=2003-03-01&T2=2003-04-30&max_pointings=3&radius=10"
 
 
 def _port():
