@@ -41,6 +41,7 @@ from ..instrument import response as resp
 from ..instrument import truth
 from ..instrument.attitude import Attitude
 from ..instrument.pif import pif as compute_pif
+from .event_times import sample_times, source_times
 from .osa_files import EVENT_DTYPE
 from .pointings import HISTORY_VERSION, revolution_start_ijd
 
@@ -107,16 +108,6 @@ def _area(revolution: int) -> np.ndarray:
     return np.asarray(resp.effective_area_for_simulation(_E_MID, revolution), dtype=float)
 
 
-def _sample_times(rng, n: int, gti: np.ndarray) -> np.ndarray:
-    if len(gti) == 1:
-        return gti[0, 0] + rng.random(n) * (gti[0, 1] - gti[0, 0])
-    lengths = gti[:, 1] - gti[:, 0]
-    u = rng.random(n) * lengths.sum()
-    cum = np.concatenate([[0.0], np.cumsum(lengths)])
-    k = np.clip(np.searchsorted(cum, u, side="right") - 1, 0, len(gti) - 1)
-    return gti[k, 0] + (u - cum[k])
-
-
 def _sample_energies(rng, n: int, measured_rate: np.ndarray) -> np.ndarray:
     """Measured energies from a spectrum folded on :data:`MEASURED_ENERGY_EDGES`."""
     cdf = np.concatenate([[0.0], np.cumsum(measured_rate)])
@@ -167,23 +158,6 @@ def expected_source_counts(source, row, *, attitude: Attitude | None = None,
 def _cos_theta(source, att: Attitude) -> float:
     tz, ty = att.to_instrument(source.ra, source.dec)
     return 1.0 / math.sqrt(1.0 + float(tz) ** 2 + float(ty) ** 2)
-
-
-def _source_times(rng, n: int, mcrab_seconds: np.ndarray, edges, gti: np.ndarray) -> np.ndarray:
-    """Arrival times [s] of ``n`` source events: uniform in the GTIs, or following the
-    flux on the ``edges`` grid for a fast-varying source."""
-    if edges is None:
-        return _sample_times(rng, n, gti)
-    k = np.repeat(np.arange(len(mcrab_seconds)), rng.multinomial(n, mcrab_seconds / mcrab_seconds.sum()))
-    rng.shuffle(k)
-    t = edges[k] + rng.random(n) * (edges[k + 1] - edges[k])
-    # Keep only times inside GTIs (bins straddling a GTI edge): resample those.
-    bad = np.ones(n, bool)
-    for a, b in gti:
-        bad &= ~((t >= a) & (t < b))
-    if bad.any():
-        t[bad] = _sample_times(rng, int(bad.sum()), gti)
-    return t
 
 
 def simulate_scw(row, scw_id: str, *, sources=None, background: bool = True, seed_extra: str = "") -> SimulatedScw:
@@ -249,7 +223,7 @@ def simulate_scw(row, scw_id: str, *, sources=None, background: bool = True, see
                 continue
             chunks_pix.append(_pixels(rng, n, w_g))
             chunks_e.append(_sample_energies(rng, n, spec_rate))
-            chunks_t.append(_source_times(rng, n, mcrab_seconds, edges if len(mcrab_seconds) > 1 else None, gti))
+            chunks_t.append(source_times(rng, n, mcrab_seconds, edges if len(mcrab_seconds) > 1 else None, gti))
 
     if background:
         phase = (t0 + telapse / 2 / 86400.0 - float(revolution_start_ijd(rev))) / \
@@ -272,7 +246,7 @@ def simulate_scw(row, scw_id: str, *, sources=None, background: bool = True, see
             n_src["background_lo" if part[0] else "background_hi"] = n
             chunks_pix.append(_pixels(rng, n, pattern))
             chunks_e.append(_sample_energies(rng, n, spec))
-            chunks_t.append(_sample_times(rng, n, gti))
+            chunks_t.append(sample_times(rng, n, gti))
 
     pix = np.concatenate(chunks_pix) if chunks_pix else np.zeros(0, np.int32)
     e_meas = np.concatenate(chunks_e) if chunks_e else np.zeros(0)
@@ -290,7 +264,7 @@ def simulate_scw(row, scw_id: str, *, sources=None, background: bool = True, see
         n = int(rng.poisson(_NOISY_RATE * noisy.size * float(np.sum(gti[:, 1] - gti[:, 0]))))
         pix = np.concatenate([pix, noisy[rng.integers(0, noisy.size, n)].astype(np.int32)])
         e_meas = np.concatenate([e_meas, (15.0 + rng.exponential(6.0, n)).astype(e_meas.dtype)])
-        t_sec = np.concatenate([t_sec, _sample_times(rng, n, gti)])
+        t_sec = np.concatenate([t_sec, sample_times(rng, n, gti)])
         flags = np.concatenate([flags, np.ones(n, np.uint8)])
 
     # Time-order without an argsort or a gather: pack (tick, pixel, flag, energy) into one

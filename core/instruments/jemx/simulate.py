@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...archive.event_times import sample_times, source_times
 from ...archive.pointings import HISTORY_VERSION
 from ...instrument.attitude import Attitude
 from . import background as bkg
@@ -104,14 +105,6 @@ def pixel_status(unit: int, revolution: int) -> np.ndarray:
     status[det.active_fraction() <= 0] = 2
     status[det.dead_strip_map(unit, revolution) & (status == 0)] = 1
     return status
-
-
-def _sample_times(rng, n: int, gti: np.ndarray) -> np.ndarray:
-    lengths = gti[:, 1] - gti[:, 0]
-    u = rng.random(n) * lengths.sum()
-    cum = np.concatenate([[0.0], np.cumsum(lengths)])
-    k = np.clip(np.searchsorted(cum, u, side="right") - 1, 0, len(gti) - 1)
-    return gti[k, 0] + (u - cum[k])
 
 
 def _sample_pi(rng, n: int, rate: np.ndarray) -> np.ndarray:
@@ -194,18 +187,7 @@ def simulate_jemx(row, scw_id: str, unit: int, *, sources=None, background: bool
             continue
         chunks_pix.append(_pixels(rng, n, weights))
         chunks_pi.append(_sample_pi(rng, n, spec))
-        if len(mcrab_s) > 1:
-            k = np.repeat(np.arange(len(mcrab_s)), rng.multinomial(n, mcrab_s / mcrab_s.sum()))
-            rng.shuffle(k)
-            t = edges[k] + rng.random(n) * (edges[k + 1] - edges[k])
-            bad = np.ones(n, bool)
-            for a, b in gti:
-                bad &= ~((t >= a) & (t < b))
-            if bad.any():
-                t[bad] = _sample_times(rng, int(bad.sum()), gti)
-            chunks_t.append(t)
-        else:
-            chunks_t.append(_sample_times(rng, n, gti))
+        chunks_t.append(source_times(rng, n, mcrab_s, edges if len(mcrab_s) > 1 else None, gti))
 
     if background:
         maps = bkg.spatial_maps(unit, rev)
@@ -222,7 +204,7 @@ def simulate_jemx(row, scw_id: str, unit: int, *, sources=None, background: bool
             n_counts[f"background_{comp}"] = n
             chunks_pix.append(_pixels(rng, n, pattern))
             chunks_pi.append(_sample_pi(rng, n, spec))
-            chunks_t.append(_sample_times(rng, n, gti))
+            chunks_t.append(sample_times(rng, n, gti))
 
     status_map = pixel_status(unit, rev)
     pix = np.concatenate(chunks_pix) if chunks_pix else np.zeros(0, np.int32)
@@ -234,7 +216,7 @@ def simulate_jemx(row, scw_id: str, unit: int, *, sources=None, background: bool
     n = int(rng.poisson(_JUNK_RATE * ontime))
     pix = np.concatenate([pix, rim[rng.integers(0, rim.size, n)].astype(np.int32)])
     pis = np.concatenate([pis, np.minimum(rng.exponential(60.0, n), resp.N_PI - 1).astype(np.int16)])
-    t_sec = np.concatenate([t_sec, _sample_times(rng, n, gti)])
+    t_sec = np.concatenate([t_sec, sample_times(rng, n, gti)])
     flags = np.concatenate([flags, np.ones(n, np.uint8)])
 
     # Time order by one sort of a packed key (tick, pixel, flag, PI).
