@@ -12,7 +12,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.test_api_support import CRAB, api_url  # noqa: F401  (fixture)
+from tests.test_api_support import CRAB, api_url, wait_job  # noqa: F401  (fixture)
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -22,13 +22,7 @@ def image_id(api_url):  # noqa: F811
     r = requests.post(f"{api_url}/api/v1/jobs", json={**CRAB, "product_type": "image"}, timeout=60)
     assert r.status_code in (200, 202), r.text
     jid = r.json()["job_id"]
-    import time
-
-    for _ in range(300):
-        rec = requests.get(f"{api_url}/api/v1/jobs/{jid}", timeout=30).json()
-        if rec["status"] not in ("submitted", "progress"):
-            break
-        time.sleep(0.2)
+    rec = wait_job(api_url, jid, timeout=60)
     assert rec["status"] == "done", rec
     assert rec["n_total"] == 2 and len(rec["scws"]) == 2
     return jid
@@ -132,13 +126,7 @@ def test_cancel(api_url):  # noqa: F811
     jid = r.json()["job_id"]
     c = requests.delete(f"{api_url}/api/v1/jobs/{jid}", timeout=30)
     assert c.status_code in (200, 202)
-    import time
-
-    for _ in range(200):
-        rec = requests.get(f"{api_url}/api/v1/jobs/{jid}", timeout=30).json()
-        if rec["status"] not in ("submitted", "progress"):
-            break
-        time.sleep(0.2)
+    rec = wait_job(api_url, jid, timeout=40)
     assert rec["status"] in ("cancelled", "done")
 
 

@@ -9,7 +9,7 @@ import logging
 import numpy as np
 import pytest
 
-from tests.test_api_support import api_url  # noqa: F401  (fixture)
+from tests.test_api_support import api_url, wait_job  # noqa: F401  (fixture)
 
 oda_api = pytest.importorskip("oda_api.api")
 logging.getLogger("oda_api").setLevel(logging.ERROR)
@@ -69,8 +69,6 @@ def test_jemx_lc_through_oda_api(api_url):  # noqa: F811
 
 
 def test_jemx_through_api_v1(api_url):  # noqa: F811
-    import time
-
     import requests
 
     body = {"instrument": "jemx", "jemx_num": 1, "product_type": "image", "src_name": "Crab",
@@ -78,11 +76,7 @@ def test_jemx_through_api_v1(api_url):  # noqa: F811
     r = requests.post(f"{api_url}/api/v1/jobs", json=body, timeout=60)
     assert r.status_code in (200, 202), r.text
     jid = r.json()["job_id"]
-    for _ in range(600):
-        rec = requests.get(f"{api_url}/api/v1/jobs/{jid}", timeout=30).json()
-        if rec["status"] not in ("submitted", "progress"):
-            break
-        time.sleep(0.2)
+    rec = wait_job(api_url, jid, timeout=120)
     assert rec["status"] == "done", rec
     cat = requests.get(f"{api_url}/api/v1/products/{jid}/catalog", timeout=60).json()
     assert cat["catalog"][0]["name"] == "Crab"

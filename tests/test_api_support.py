@@ -8,8 +8,10 @@ of ``tests/conftest.py``, so products computed by one test are restored by the n
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
+import requests
 
 #: The small selections every API test uses (2 ScWs each: ~6 s to simulate and image once).
 CRAB = dict(src_name="Crab", T1="2003-03-15", T2="2004-03-15", radius=10, max_pointings=2)
@@ -42,6 +44,19 @@ def live_server() -> LiveServer:
     if _SERVER is None:
         _SERVER = LiveServer()
     return _SERVER
+
+
+def wait_job(url: str, jid: str, timeout: float = 240.0, headers=None) -> dict:
+    """The job's record once it has left submitted/progress (fails after ``timeout`` s)."""
+    deadline = time.time() + timeout
+    while True:
+        r = requests.get(f"{url}/api/v1/jobs/{jid}", headers=headers, timeout=30)
+        assert r.status_code == 200, r.text
+        rec = r.json()
+        if rec["status"] not in ("submitted", "progress"):
+            return rec
+        assert time.time() < deadline, rec
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="session")

@@ -21,21 +21,12 @@ import psutil
 import pytest
 import requests
 
-from tests.test_api_support import CRAB, api_url  # noqa: F401  (fixture)
+from tests.test_api_support import CRAB, api_url, wait_job  # noqa: F401  (fixture)
 
 JWT_SECRET = "fault-test-jwt-secret-0123456789abcdef0123456789"
 
 
-def _wait(url: str, jid: str, timeout: float = 240.0, headers=None) -> dict:
-    deadline = time.time() + timeout
-    while True:
-        r = requests.get(f"{url}/api/v1/jobs/{jid}", headers=headers, timeout=30)
-        assert r.status_code == 200, r.text
-        rec = r.json()
-        if rec["status"] not in ("submitted", "progress"):
-            return rec
-        assert time.time() < deadline, rec
-        time.sleep(0.3)
+_wait = wait_job
 
 
 # -- 2: data rights -------------------------------------------------------------------------------
