@@ -40,8 +40,17 @@ def check_callback_body(body, callback_map: dict) -> str | None:
         return "'output' must be a string"
     if callback_map and output not in callback_map:
         return "no callback has this output"
-    if not isinstance(body.get("outputs"), (dict, list)):
+    outs = body.get("outputs")
+    if not isinstance(outs, (dict, list)):
         return "'outputs' must be an object or a list"
+    # Dash names a multi-output callback "..a.x...b.y.." and answers it with one value per
+    # output; a single output is one {id, property}. A body of the other shape makes Dash's
+    # own return validation raise (500), so it is refused here.
+    if output.startswith(".."):
+        if not isinstance(outs, list) or len(outs) != len(output.strip(".").split("...")) or not _deps_ok(outs):
+            return "'outputs' must list the callback's outputs as {id, property}"
+    elif not isinstance(outs, dict) or not _deps_ok([outs]):
+        return "'outputs' must be the callback's output as {id, property}"
     inputs, state = body.get("inputs", []), body.get("state", [])
     if not _deps_ok(inputs) or not _deps_ok(state):
         return "'inputs' and 'state' must be lists of {id, property}"
