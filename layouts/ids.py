@@ -95,6 +95,7 @@ HISTORY = "product-history"      # session store: [{job_id, product_type, label,
 HISTORY_LIST = "history-list"
 PARTIAL = "partial-image"        # {job_id, scws: [finished ids]} of the running image job
 PARTIAL_NOTE = "partial-note"
+FINISHED = "finished-scws"       # {job_id, state, scws, n_total}: changes only when a ScW finishes
 
 
 def holder(product: str) -> str:

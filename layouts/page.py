@@ -60,7 +60,7 @@ def page_layout(url_params: dict | None = None, *, embed: bool = False, autorun:
               dcc.Store(id=ids.JOB_RECORD), dcc.Store(id="job-done"), dcc.Store(id=ids.RESOLVED),
               dcc.Store(id="embed-flag", data=bool(embed)),
               dcc.Store(id=ids.T_FORMAT_PREV, data=values.get("T_format") or "isot"),
-              dcc.Store(id=ids.PARTIAL),
+              dcc.Store(id=ids.PARTIAL), dcc.Store(id=ids.FINISHED),
               # Recent products of this browser tab (ids and labels only; survives reloads).
               dcc.Store(id=ids.HISTORY, storage_type="session"),
               *[dcc.Store(id=ids.ref(k)) for k in PRODUCT_LABELS]]

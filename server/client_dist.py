@@ -17,7 +17,6 @@ import base64
 import hashlib
 import html
 import io
-import threading
 import zipfile
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +24,7 @@ from pathlib import Path
 from flask import Response, request
 
 from .common import ApiError, api_blueprint, public_base_url
+from core import forksafe
 
 __all__ = ["DIST_NAME", "REQUIRES_DIST", "REQUIRES_PYTHON", "wheel_name", "build_wheel", "bp", "install_line"]
 
@@ -34,7 +34,7 @@ REQUIRES_DIST = ("astropy>=5.0", "numpy>=1.22")
 REQUIRES_PYTHON = ">=3.9"
 _SUMMARY = "Python client of the INTEGRAL ODA service (submit, progress, products as astropy objects)"
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry: reproducible archives
-_lock = threading.Lock()
+_lock = forksafe.Lock()
 
 
 def _package() -> tuple[str, Path]:

@@ -22,13 +22,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import threading
 import zipfile
 from pathlib import Path
 
 from flask import Response, request
 
 from .common import ApiError, api_blueprint, clean_message, jsonable, product_cache
+from core import forksafe
 
 __all__ = ["bp", "MIME_TYPES", "file_url", "verified", "clear_caches", "build_zip"]
 
@@ -179,8 +179,8 @@ class _ZipCache:
         from .shared_cache import SealedCache
 
         self._cache = SealedCache("zips", items=16)
-        self._lock = threading.Lock()
-        self._building: dict[str, threading.Lock] = {}
+        self._lock = forksafe.Lock()
+        self._building: dict[str, forksafe.Lock] = {}
 
     def get(self, res) -> bytes:
         pid = res.product_id
@@ -188,7 +188,7 @@ class _ZipCache:
         if data is not None:
             return data
         with self._lock:
-            lock = self._building.setdefault(pid, threading.Lock())
+            lock = self._building.setdefault(pid, forksafe.Lock())
         with lock:  # one build per product in this process, however many concurrent requests
             data = self._cache.get_bytes(pid)
             if data is None:

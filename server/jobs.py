@@ -42,6 +42,7 @@ from typing import Callable
 from core.config import ensure_private_dir, get_settings
 from core.errors import QueryError
 from core.products.run import Cancelled, ProductResult, load_product, product_id, run_product
+from core import forksafe
 from core.query import Query
 
 from .celery_jobs import QUEUE_OWNER, broker_url
@@ -255,8 +256,8 @@ class JobRunner:
     def _reset_process_state(self) -> None:
         # Locks and threads do not survive a fork: a page-job process starts afresh.
         self._pid = os.getpid()
-        self._lock = threading.Lock()
-        self._active: dict[str, tuple[dict, threading.Lock]] = {}
+        self._lock = forksafe.Lock()
+        self._active: dict[str, tuple[dict, forksafe.Lock]] = {}
         self._queued: dict[str, str] = {}
         self._heartbeat: threading.Thread | None = None
 
@@ -494,7 +495,7 @@ class JobRunner:
         with self._lock:
             old = self._active.get(rec["job_id"])
             # One lock per job, kept when the queued record is replaced by the running one.
-            self._active[rec["job_id"]] = (rec, old[1] if old else threading.Lock())
+            self._active[rec["job_id"]] = (rec, old[1] if old else forksafe.Lock())
             if self._heartbeat is None or not self._heartbeat.is_alive():
                 self._heartbeat = threading.Thread(target=self._beat, name="oda-job-heartbeat", daemon=True)
                 self._heartbeat.start()
@@ -632,7 +633,7 @@ class JobRunner:
 
 
 _RUNNERS: dict[str, JobRunner] = {}
-_RUNNERS_LOCK = threading.Lock()
+_RUNNERS_LOCK = forksafe.Lock()
 
 
 def get_runner() -> JobRunner:

@@ -26,6 +26,7 @@ from ..errors import NotFoundError
 from .osa_files import EVENTS_FILE, SWG_FILE, ScwData, read_pointing, read_scw, write_scw
 from .pointings import HISTORY_DTYPE, load_history, scw_ids
 from .scwid import parse_scw_id
+from ..forksafe import cached_property
 
 __all__ = ["Archive", "get_archive"]
 
@@ -90,22 +91,22 @@ class Archive:
             marker.write_text(current + "\n")
 
     # -- index --------------------------------------------------------------------------------
-    @functools.cached_property
+    @cached_property
     def history(self) -> np.ndarray:
         """Pointing history (simulated mode) or index of the mirror's ScWs."""
         if self.simulated:
             return load_history(self.settings.data_dir)
         return self._mirror[0]
 
-    @functools.cached_property
+    @cached_property
     def _mirror(self) -> tuple[np.ndarray, np.ndarray]:
         return _mirror_index(self.root)
 
-    @functools.cached_property
+    @cached_property
     def ids(self) -> np.ndarray:
         return scw_ids(self.history) if self.simulated else self._mirror[1]
 
-    @functools.cached_property
+    @cached_property
     def _index(self) -> dict[str, int]:
         return {s: i for i, s in enumerate(self.ids)}
 

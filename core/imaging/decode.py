@@ -74,7 +74,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,6 +86,7 @@ from ..instrument.attitude import Attitude
 from ..instrument.pif import pif as compute_pif
 from .shadowgram import Shadowgram, background_model
 from .wls import wls
+from .. import forksafe
 
 __all__ = [
     "PIXEL_TAN", "PIXEL_DEG", "LAG_SHAPE", "LAG_CENTRE", "MIN_CODING", "N_IDEAL",
@@ -222,7 +222,7 @@ class _WeightTerms:
     vflat: np.ndarray     # V of a map of 1 count on every good pixel
 
 
-_WT_LOCK = threading.Lock()
+_WT_LOCK = forksafe.Lock()
 _WT_CACHE: dict[bytes, _WeightTerms] = {}
 _WT_CACHE_SIZE = 8
 

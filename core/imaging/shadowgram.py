@@ -15,7 +15,6 @@ costs one comparison pass, a gather of the selected pixels and one ``np.bincount
 from __future__ import annotations
 
 import math
-import threading
 import weakref
 from dataclasses import dataclass
 
@@ -23,6 +22,7 @@ import numpy as np
 
 from ..instrument import background as bkg
 from ..instrument import detector as det
+from .. import forksafe
 
 __all__ = ["Shadowgram", "shadowgram", "background_model", "good_pixels", "pixel_weights",
            "LOW_PATTERN_MAX_KEV", "N_PIX", "DUMP_BIN", "event_arrays", "band_indices"]
@@ -84,7 +84,7 @@ def pixel_weights(pixel_status: np.ndarray, revolution: int) -> np.ndarray:
 
 
 # -- per-ScW event cache ------------------------------------------------------------------------
-_CACHE_LOCK = threading.Lock()
+_CACHE_LOCK = forksafe.Lock()
 _EVENT_CACHE: list[tuple[weakref.ref, np.ndarray, np.ndarray]] = []
 _CACHE_SIZE = 2
 

@@ -26,11 +26,11 @@ without a cycle; the built-in packages are imported on the first lookup.
 from __future__ import annotations
 
 import importlib
-import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
+from .. import forksafe
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only
     from ..products.result import ProductResult
@@ -225,7 +225,7 @@ class Instrument:
 
 
 _REGISTRY: dict[str, Instrument] = {}
-_LOCK = threading.Lock()
+_LOCK = forksafe.Lock()
 _LOADED = False
 
 

@@ -21,13 +21,13 @@ times). A task that fails in Python is reported as that ScW's failure, as locall
 
 from __future__ import annotations
 
-import threading
 import uuid
 from typing import Callable
+from .. import forksafe
 
 __all__ = ["scheduler_address", "get_client", "close_clients", "run_scws_dask"]
 
-_CLIENT_LOCK = threading.Lock()
+_CLIENT_LOCK = forksafe.Lock()
 
 
 def scheduler_address() -> str | None:

@@ -24,7 +24,6 @@ import concurrent.futures as cf
 import logging
 import multiprocessing as mp
 import os
-import threading
 import time
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable
@@ -33,13 +32,14 @@ __all__ = ["RESTORED", "CALCULATED", "Cancelled", "ScwStatus", "failure", "pool"
            "run_scws", "WORKER_DIED"]
 
 from .scw_task import CALCULATED, RESTORED, Cancelled, ScwStatus, failure, run_task, worker_context
+from .. import forksafe
 
 log = logging.getLogger(__name__)
 #: Status of a ScW whose worker died twice.
 WORKER_DIED = "failed: the worker process died while computing ScW {scw} (retried once)"
 
 _POOLS: dict[int, cf.ProcessPoolExecutor] = {}
-_POOLS_LOCK = threading.Lock()
+_POOLS_LOCK = forksafe.Lock()
 _POOLS_PID = [os.getpid()]
 
 

@@ -22,13 +22,13 @@ import json
 import os
 import re
 import shutil
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
 from ..config import ensure_private_dir, get_settings
+from .. import forksafe
 
 __all__ = ["ProductStore", "content_key", "get_store", "KEY_RE"]
 
@@ -66,7 +66,7 @@ class ProductStore:
         # Scanning the whole store costs ~10 µs per entry: do it only after this process has
         # written 5% of the bound since its last scan (the bound may overshoot by that much).
         self._written_since_scan = 0
-        self._count_lock = threading.Lock()
+        self._count_lock = forksafe.Lock()
 
     # -- paths --------------------------------------------------------------------------------
     def path(self, key: str) -> Path:
@@ -249,7 +249,7 @@ class ProductStore:
 
 
 _STORES: dict[tuple, ProductStore] = {}
-_STORES_LOCK = threading.Lock()
+_STORES_LOCK = forksafe.Lock()
 
 
 def get_store() -> ProductStore:

@@ -27,11 +27,11 @@ Grammar of the catalogue's ``variability`` column:
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 
 import numpy as np
+from ..forksafe import cached_property
 
 __all__ = ["Variability", "parse_variability", "CRAB_YEARLY"]
 
@@ -95,7 +95,7 @@ class LogNormal(Variability):
         super().__init__(mean_mcrab)
         self.rms, self.tau, self.key = float(rms), max(float(tau_days), 0.5), key
 
-    @functools.cached_property
+    @cached_property
     def _grid(self):
         step = min(1.0, self.tau / 4.0)
         t = np.arange(900.0, 9300.0, step)  # IJD 900 (2002-06) .. 9300 (2025-06)
@@ -129,7 +129,7 @@ class Outbursts(Variability):
 class V404Cyg(Variability):
     fast = True
 
-    @functools.cached_property
+    @cached_property
     def _flares(self):
         rng = np.random.default_rng(_seed("v404-2015"))
         flares = [(57195.44, 45000.0, 400.0, 900.0), (57197.17, 46000.0, 300.0, 700.0)]

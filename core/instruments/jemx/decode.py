@@ -35,7 +35,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +48,7 @@ from . import detector as det
 from . import mask as msk
 from . import pif as jpif
 from . import response as resp
+from ... import forksafe
 
 __all__ = ["PIXEL_TAN", "PIXEL_DEG", "LAG_SHAPE", "LAG_CENTRE", "MIN_CODING", "MIN_COLLIMATOR", "N_IDEAL",
            "JemxShadowgram", "shadowgram", "good_weights", "background_templates", "pi_range", "lag_to_tan", "tan_to_lag",
@@ -234,7 +234,7 @@ class _WeightTerms:
     vflat: np.ndarray
 
 
-_WT_LOCK = threading.Lock()
+_WT_LOCK = forksafe.Lock()
 _WT_CACHE: dict[bytes, _WeightTerms] = {}
 
 
