@@ -77,9 +77,8 @@ def test_jemx_frame_of_the_first_k_scws_is_the_mosaic_of_those_k(tmp_path):
     # The page draws the frame of a running JEM-X job as it does ISGRI's.
     from callbacks.progressive import progressive_frame
 
-    record = {"job_id": "j1", "status": "progress", "n_total": 3,
-              "scws": [{"scw_id": s, "status": "calculated"} for s in ids[:k]] + [{"scw_id": ids[k], "status": "running"}]}
-    fig, holder, rows, partial, note = progressive_frame(record, {"job_id": "j1", "params": q.to_params()}, None)
+    finished = {"job_id": "j1", "state": "running", "scws": ids[:k], "n_total": 3}  # the finished-scws store
+    fig, holder, rows, partial, note = progressive_frame(finished, {"job_id": "j1", "params": q.to_params()}, None)
     assert holder == "holder has-product" and partial == {"job_id": "j1", "scws": ids[:k]}
     assert "Crab" in list(fig.data[2].text) and f"{k} of 3" in fig.layout.title.text
     assert [r["name"] for r in rows] == [r["name"] for r in alone.summary["catalog"]]
