@@ -139,7 +139,7 @@ def main():
                                             "runs": [round(x, 3) for x in displays], "target": 1.0},
            "progressive_first_frame_after_first_scw_s": {
                "median": round(statistics.median(f for f in frames if f is not None), 3) if any(f is not None for f in frames) else None,
-               "runs": frames, "target": 1.0,
+               "runs": frames, "target": 1.0, "splits": LAST_SPLITS,
                "how": "server: the job record (GET /api/v1/jobs/<id>, polled at 50 Hz) first lists a finished ScW; "
                       "browser: the map's title first says 'in progress'"},
            "query": QUERY, "browser": "headless Chromium 1280x800, server: python app.py (Werkzeug), loopback",
@@ -149,6 +149,11 @@ def main():
     res = ROOT / "benchmarks" / "results"
     res.mkdir(parents=True, exist_ok=True)
     (res / "app.json").write_text(json.dumps(out, indent=1) + "\n")
+
+
+#: Where the progressive latency goes, per run: the record's trip to the page (job process →
+#: background-callback progress → the page's poll) and the frame's (callback, figure, drawing).
+LAST_SPLITS: list[dict] = []
 
 
 def _progressive_latency(d, css, base, band) -> float | None:
@@ -180,9 +185,14 @@ def _progressive_latency(d, css, base, band) -> float | None:
     seen = None
     end = time.time() + 300
     while time.time() < end:
-        title = d.execute_script("var gd = document.querySelector('#img-graph .js-plotly-plot');"
-                                 "return gd && gd.layout && gd.layout.title ? gd.layout.title.text : ''") or ""
-        if "in progress" in title:
+        title, listed = d.execute_script(
+            "var gd = document.querySelector('#img-graph .js-plotly-plot');"
+            "var t = document.querySelector('#job-table');"
+            "return [gd && gd.layout && gd.layout.title ? gd.layout.title.text : '',"
+            "        t ? t.textContent : ''];")
+        if "t_table" not in first and ("calculated" in (listed or "") or "restored" in (listed or "")):
+            first["t_table"] = time.perf_counter()  # the record has reached the page
+        if "in progress" in (title or ""):
             seen = time.perf_counter()
             break
         if "ready" in (css("#job-status")[0].text if css("#job-status") else ""):
@@ -193,6 +203,8 @@ def _progressive_latency(d, css, base, band) -> float | None:
     _wait(lambda: "ready" in css("#job-status")[0].text, 300)
     if seen is None or "t" not in first:
         return None
+    LAST_SPLITS.append({"record_to_page_s": round(first.get("t_table", seen) - first["t"], 3),
+                        "page_to_frame_s": round(seen - first.get("t_table", seen), 3)})
     return round(seen - first["t"], 3)
 
 

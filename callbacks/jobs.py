@@ -132,7 +132,7 @@ def start(n_clicks, autorun, *rest):
 @callback(*[Output(ids.ref(p), "data", allow_duplicate=True) for p in PRODUCTS],
           Output("job-done", "data", allow_duplicate=True),
           Input(ids.JOB_REQUEST, "data"),
-          background=True, prevent_initial_call=True, interval=400,
+          background=True, prevent_initial_call=True, interval=250,
           progress=[Output(ids.JOB_RECORD, "data")],
           running=[(Output(ids.CANCEL, "disabled"), False, True), (Output(ids.TICK, "disabled"), False, True)])
 def run_job(set_progress, request):
@@ -153,12 +153,14 @@ def run_request(request: dict | None, set_progress=None) -> tuple:
     except QueryError as exc:
         return (*[no_update] * len(PRODUCTS), {"status": "failed", "error": exc.to_dict(), "product_type": "image"})
     jid = runner.job_id(q)
-    last = [0.0]
+    last = [0.0, -1]
 
     def relay(rec):
-        now = time.time()
-        if set_progress and (now - last[0] > 0.2 or rec.get("status") not in ("submitted", "progress")):
-            last[0] = now
+        # Stage updates within a ScW are thinned to 5 per second; a finished ScW (it draws a
+        # progressive frame) and the end always go through at once.
+        now, n_done = time.time(), rec.get("n_done") or 0
+        if set_progress and (now - last[0] > 0.2 or n_done != last[1] or rec.get("status") not in ("submitted", "progress")):
+            last[0], last[1] = now, n_done
             set_progress(slim_record(rec))
 
     try:

@@ -76,7 +76,7 @@ def progressive_frame(finished, request, partial):
     tot = finished.get("n_total") or len(done)
     title = f"{q.src_name or 'field'} · {q.E1_keV:g}–{q.E2_keV:g} keV · {frame.n_scw} of {tot} ScW (in progress)"
     rows = image_summary(SimpleNamespace(catalog=frame.catalog, query=q))["catalog"]
-    fig = figures.image_figure(frame.images.significance, frame.images.wcs, rows, title=title)
+    fig = figures.image_figure(frame.images.significance, frame.images.wcs, rows, title=title, hover_radec=False)
     note = f"Mosaic of the {frame.n_scw} science window{'s' if frame.n_scw != 1 else ''} finished so far of {tot}; it refines as each one finishes."
     return (fig, "holder has-product", catalog_table_rows(rows), {"job_id": finished["job_id"], "scws": done}, note)
 

@@ -168,7 +168,7 @@ def grid_axes(grid: dict) -> dict:
 
 def image_figure(significance: np.ndarray, wcs, catalog: list[dict] | None = None, *, zmin=None, zmax=None,
                  log: bool = False, selected: list[str] | None = None, labels: bool = True,
-                 title: str = "") -> go.Figure:
+                 title: str = "", hover_radec: bool = True) -> go.Figure:
     """Significance map with the catalogue's sources.
 
     Parameters
@@ -186,6 +186,9 @@ def image_figure(significance: np.ndarray, wcs, catalog: list[dict] | None = Non
         Logarithmic colour scale (log10 of the significance, floored at 0.1 σ).
     selected : list of str
         Names drawn highlighted (the sources chosen for spectra and light curves).
+    hover_radec : bool
+        Per-pixel RA/Dec in the hover text. Two thirds of the figure's bytes: a progressive
+        frame, replaced within seconds, goes without.
     """
     z, x, y, radec = display_grid(significance, wcs)
     finite = z[np.isfinite(z)]
@@ -206,16 +209,18 @@ def image_figure(significance: np.ndarray, wcs, catalog: list[dict] | None = Non
         cbar.update(tickvals=[math.log10(v) for v in ticks], ticktext=[f"{v:g}" for v in ticks])
     else:
         zmin_s, zmax_s = float(zmin), float(zmax)
-    heat = go.Heatmap(z=zshow, x=x, y=y, customdata=radec, zmin=zmin_s, zmax=zmax_s, colorscale="Inferno",
+    heat = go.Heatmap(z=zshow, x=x, y=y, customdata=radec if hover_radec else None, zmin=zmin_s, zmax=zmax_s,
+                      colorscale="Inferno",
                       colorbar=cbar, zsmooth=False, hoverongaps=False, name="significance",
                       text=None, meta=["significance"],
                       hovertemplate="RA %{customdata[0]:.3f}°, Dec %{customdata[1]:.3f}°<extra></extra>")
     fig = go.Figure(heat, layout=_base_layout(title=dict(text=title, x=0.01, font=dict(size=14))))
     # Hover text with the significance itself (untransformed) when the scale is logarithmic.
+    where = "RA %{customdata[0]:.3f}°, Dec %{customdata[1]:.3f}°, " if hover_radec else ""
     if log:
-        fig.data[0].hovertemplate = "RA %{customdata[0]:.3f}°, Dec %{customdata[1]:.3f}°, log₁₀σ %{z:.2f}<extra></extra>"
+        fig.data[0].hovertemplate = where + "log₁₀σ %{z:.2f}<extra></extra>"
     else:
-        fig.data[0].hovertemplate = "RA %{customdata[0]:.3f}°, Dec %{customdata[1]:.3f}°, %{z:.1f}σ<extra></extra>"
+        fig.data[0].hovertemplate = where + "%{z:.1f}σ<extra></extra>"
     ny, nx = np.shape(significance)
     grid = sky_grid(wcs, (-0.5, nx - 0.5), (-0.5, ny - 0.5))
     fig.add_trace(go.Scatter(x=grid["x"], y=grid["y"], mode="lines", name="RA/Dec grid", meta=["grid"],

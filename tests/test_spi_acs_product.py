@@ -198,4 +198,4 @@ def test_registry():
     r = subprocess.run([sys.executable, "-c", "import sys, core.instruments.base; "
                         "print(sorted(m for m in sys.modules if m.startswith('core.')))"],
                        cwd=ROOT, capture_output=True, text=True)
-    assert r.stdout.strip() == "['core.instruments', 'core.instruments.base']"
+    assert r.stdout.strip() == "['core.forksafe', 'core.instruments', 'core.instruments.base']"  # forksafe: stdlib only
