@@ -114,3 +114,29 @@ def test_worker_processes_use_the_callers_store(store):
     # which proves the workers wrote into this store and not into the configured default.
     again = make_image(q.with_(detection_threshold=9), store=store, workers=1)
     assert not again.from_cache and [s.status for s in again.scws] == [RESTORED] * 2
+
+
+_REGION_SCRIPT = """
+import sys
+from astropy.table import Table
+from core.imaging.outputs import write_region_file
+t = Table({"NAME": ["Crab"], "RA_OBJ": [83.633], "DEC_OBJ": [22.014], "ERR_RAD": [0.01], "NEW_SOURCE": [0]})
+write_region_file(t, sys.argv[1])
+"""
+
+
+def test_region_file_is_the_same_bytes_in_every_process(tmp_path):
+    # regions orders the "global" properties by string hash: products are content-addressed,
+    # so the same catalogue must give the same file whatever the interpreter's hash seed.
+    texts = set()
+    for seed in ("1", "3", "4"):
+        out = tmp_path / f"r{seed}.reg"
+        subprocess.run([sys.executable, "-c", _REGION_SCRIPT, str(out)], check=True, cwd=ROOT,
+                       env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)})
+        texts.add(out.read_text())
+    assert len(texts) == 1
+    from regions import Regions
+
+    (reg,) = Regions.read(str(out), format="ds9")
+    assert reg.meta["text"] == "Crab" and reg.visual["edgecolor"] == "green"
+    assert abs(reg.center.ra.deg - 83.633) < 1e-6 and abs(reg.radius.to_value("arcmin") - 2.0) < 1e-6

@@ -128,10 +128,20 @@ def write_region_file(table: Table, path) -> Path:
     lines = text.splitlines()
     # regions names the FK5 frame "j2000" (a ds9 synonym); write the canonical "fk5".
     lines = ["fk5" if ln.strip() == "j2000" else ln for ln in lines]
+    # regions builds the "global" properties from a set intersection, so their order follows
+    # the string hash seed: sorted, the same catalogue writes the same bytes in every process.
+    lines = [_sorted_global(ln) if ln.startswith("global ") else ln for ln in lines]
     if not any(ln.strip() == "fk5" for ln in lines):  # empty list: still a valid ds9 file
         lines = ["# Region file format: DS9 astropy/regions", "fk5", *lines[1:]]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _sorted_global(line: str) -> str:
+    import re
+
+    props = re.findall(r"(\w+)=(\{[^}]*\}|\S+)", line[len("global "):])
+    return "global " + " ".join(f"{k}={v}" for k, v in sorted(props))
 
 
 def _stretch(name: str, lo: float, hi: float):

@@ -23,11 +23,12 @@ from .. import CODE_VERSION
 from ..errors import QueryError
 from ..products.scw_runner import CALCULATED, RESTORED, Cancelled, ScwStatus, pool, run_scws
 from ..query import Query
+from .parts import MosaicGrid, MosaicPlan, PartsMosaic, mosaic_centre, projected_part
 from .product import IMAGE_FILES, ImageResult, image_result, load_image_result, store_image
 from .types import SkyImages
 
-__all__ = ["IMAGING_VERSION", "ScwStatus", "ImageResult", "make_image", "image_result", "load_image_result",
-           "mean_pointing", "scw_image", "scw_part", "image_png", "warm_up",
+__all__ = ["IMAGING_VERSION", "ISGRI_GRID", "ScwStatus", "ImageResult", "make_image", "image_result",
+           "load_image_result", "mosaic_plan", "scw_image", "scw_part", "image_png", "warm_up",
            "canonical_grid", "Cancelled", "IMAGE_FILES"]
 
 #: Bump when decoding or mosaicking changes the numbers.
@@ -64,53 +65,55 @@ def scw_image(scw_id: str, e1: float, e2: float, *, archive=None, store=None) ->
     return img, CALCULATED
 
 
+#: ISGRI's grids: its own pixel, 15° about the pointings (the field to zero response), at most
+#: 80°; the canonical grid's tag is part of the stored parts' keys (unchanged since they were
+#: first stored).
+ISGRI_GRID = MosaicGrid(tag="canonical-grid-80deg", margin_deg=15.0, max_size_deg=80.0)
+
+
 def canonical_grid(ra0: float, dec0: float):
     """The largest mosaic grid of a target: every grid of that target is a window of it."""
-    from .mosaic import mosaic_grid
-
-    return mosaic_grid(ra0, dec0, [], margin_deg=90.0, max_size_deg=80.0)
+    return ISGRI_GRID.canonical(ra0, dec0)
 
 
 def scw_part(scw_id: str, e1: float, e2: float, ra0: float, dec0: float, *, archive=None, store=None):
     """A ScW's image projected onto the canonical grid of the target at (ra0, dec0).
 
-    Cached too (keyed by the ScW image key and the target), so a later mosaic of the same
-    target that shares this ScW costs a load instead of a resampling. Returns
-    ``(Projected | None, status, image meta)``.
+    Cached too (:func:`core.imaging.parts.projected_part`: keyed by the ScW image key and the
+    target), so a later mosaic of the same target that shares this ScW costs a load instead
+    of a resampling. Returns ``(Projected | None, status, image meta)``.
     """
     from ..archive.store import get_archive
-    from ..products.store import content_key, get_store
-    from .mosaic import Projected, project
+    from ..products.store import get_store
 
     archive = archive or get_archive()
     store = store or get_store()
-    key = content_key("scw-proj", _scw_key(archive, scw_id, e1, e2), round(float(ra0), 6), round(float(dec0), 6),
-                      "canonical-grid-80deg")
-    hit = store.get(key)
-    if hit is not None:
-        arrays, meta = hit
-        part = None if meta.get("empty") else Projected.from_arrays(arrays, meta)
-        return part, RESTORED, meta.get("image_meta", {})
-    img, status = scw_image(scw_id, e1, e2, archive=archive, store=store)
-    wcs, shape = canonical_grid(ra0, dec0)
-    part = project(img, wcs, shape)
-    image_meta = {k: v for k, v in img.meta.items() if k != "iros_sources"}
-    if part is None:
-        store.put(key, meta={"empty": True, "image_meta": image_meta})
-    else:
-        arrays, meta = part.to_arrays()
-        arrays = {k: (v.astype(np.float32) if v.dtype == np.float64 else v) for k, v in arrays.items()}
-        store.put(key, arrays=arrays, meta={**meta, "image_meta": image_meta})
-        # Mosaic what a later request restores (float32), so that a product is the same bytes
-        # whether its ScWs were just calculated or restored.
-        part = Projected.from_arrays(arrays, meta)
-    return part, status, image_meta
+    return projected_part(ISGRI_GRID, _scw_key(archive, scw_id, e1, e2),
+                          lambda: scw_image(scw_id, e1, e2, archive=archive, store=store), ra0, dec0, store=store)
 
 
 def _part_task(scw_id: str, e1: float, e2: float, ra0: float, dec0: float, *, archive, store):
     """Per-ScW task of :func:`core.products.scw_runner.run_scws`: the part on the canonical grid."""
     part, status, meta = scw_part(scw_id, e1, e2, ra0, dec0, archive=archive, store=store)
     return (part, meta), status
+
+
+def mosaic_plan(query: Query, *, archive=None) -> MosaicPlan:
+    """ISGRI's image product for ``query``: its grid, ScW image keys and source detection."""
+    from ..archive.store import get_archive
+
+    archive = archive or get_archive()
+    e1, e2 = query.E1_keV, query.E2_keV
+
+    def detect(images):
+        from ..sky.catalog import sky_model
+        from .detect import detect_sources
+
+        target = (query.src_name or "target", query.RA, query.DEC) if np.isfinite(query.RA) else None
+        return detect_sources(images, threshold=query.detection_threshold,
+                              catalog=[(s.name, s.ra, s.dec) for s in sky_model()], target=target)
+
+    return MosaicPlan(ISGRI_GRID, lambda scw_id: _scw_key(archive, scw_id, e1, e2), detect)
 
 
 def _warm_worker(_: int) -> int:
@@ -156,9 +159,6 @@ def make_image(query: Query, *, progress: Callable[[int, int, ScwStatus], None] 
     from ..archive.store import get_archive
     from ..config import get_settings
     from ..products.store import get_store
-    from ..sky.catalog import sky_model
-    from .detect import detect_sources
-    from .mosaic import MosaicBuilder, mosaic_grid
 
     from ..instruments.base import get_instrument
     from ..products.maker import replay_progress, resolve_workers
@@ -174,39 +174,21 @@ def make_image(query: Query, *, progress: Callable[[int, int, ScwStatus], None] 
 
     sel = archive.select(query)
     ids = [str(s) for s in sel.ids]
-    ra0, dec0 = (query.RA, query.DEC) if np.isfinite(query.RA) else mean_pointing(sel.rows)
-    wcs, shape = mosaic_grid(ra0, dec0, list(zip(sel.rows["ra_scx"], sel.rows["dec_scx"])))
-    builder = MosaicBuilder(wcs, shape)
+    ra0, dec0 = mosaic_centre(query, sel.rows)
+    mosaic = PartsMosaic(ISGRI_GRID, ra0, dec0, list(zip(sel.rows["ra_scx"], sel.rows["dec_scx"])))
     e1, e2 = query.E1_keV, query.E2_keV
-    # Offset of this grid inside the target's canonical grid (same centre and pixel).
-    _, canon_shape = canonical_grid(ra0, dec0)
-    dy = (shape[0] - 1) // 2 - (canon_shape[0] - 1) // 2
-    dx = (shape[1] - 1) // 2 - (canon_shape[1] - 1) // 2
-
-    def add(part, meta):
-        if part is not None:
-            builder.accumulate(part.shifted(dy, dx, shape), meta)
     workers = resolve_workers(workers)
-    statuses = run_scws(_part_task, [(scw_id, (e1, e2, ra0, dec0)) for scw_id in ids], accept=lambda pm: add(*pm),
-                        progress=progress, cancel=cancel, workers=workers, archive=archive, store=store)
+    statuses = run_scws(_part_task, [(scw_id, (e1, e2, ra0, dec0)) for scw_id in ids],
+                        accept=lambda pm: mosaic.add(*pm), progress=progress, cancel=cancel, workers=workers,
+                        archive=archive, store=store)
 
-    if builder.n_added == 0:
+    if mosaic.n_added == 0:
         reasons = {s.status for s in statuses}
         raise QueryError("scw_list" if query.scw_list else "T1", f"no ScW could be imaged ({'; '.join(sorted(reasons))[:300]})")
-    images = builder.result()
+    images = mosaic.result()
     images.meta.update({"e1": e1, "e2": e2, "product_id": key, "query": query.to_params()})
-    target = (query.src_name or "target", query.RA, query.DEC) if np.isfinite(query.RA) else None
-    catalog = detect_sources(images, threshold=query.detection_threshold,
-                             catalog=[(s.name, s.ra, s.dec) for s in sky_model()], target=target)
+    catalog = mosaic_plan(query, archive=archive).detect(images)
     return store_image(store, key, query, images, catalog, statuses)
-
-
-def mean_pointing(rows) -> tuple[float, float]:
-    from ..instrument.attitude import radec_to_unit, unit_to_radec
-
-    v = radec_to_unit(rows["ra_scx"], rows["dec_scx"]).sum(axis=0)
-    ra, dec = unit_to_radec(v)
-    return float(ra), float(dec)
 
 
 def image_png(result: ImageResult, *, store=None, label: str = "ISGRI") -> Path:
@@ -232,25 +214,3 @@ def image_png(result: ImageResult, *, store=None, label: str = "ISGRI") -> Path:
         mosaic_png(result.images, result.catalog, out, title=title)
         entry = store.put(key, files={"mosaic.png": out.read_bytes()}, meta={"product_id": result.product_id})
     return entry / "mosaic.png"
-
-
-def cached_part(scw_id: str, e1: float, e2: float, ra0: float, dec0: float, *, archive=None, store=None):
-    """A ScW's projected image as stored by :func:`scw_part`, without computing anything.
-
-    Returns ``(Projected | None, image meta)`` or None when the part is not (yet) stored:
-    the progressive mosaic (:mod:`core.imaging.progressive`) reads what a running job has
-    finished so far.
-    """
-    from ..archive.store import get_archive
-    from ..products.store import content_key, get_store
-    from .mosaic import Projected
-
-    archive = archive or get_archive()
-    store = store or get_store()
-    key = content_key("scw-proj", _scw_key(archive, scw_id, e1, e2), round(float(ra0), 6), round(float(dec0), 6),
-                      "canonical-grid-80deg")
-    hit = store.get(key)
-    if hit is None:
-        return None
-    arrays, meta = hit
-    return (None if meta.get("empty") else Projected.from_arrays(arrays, meta)), meta.get("image_meta", {})

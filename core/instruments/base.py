@@ -15,8 +15,9 @@ An instrument has two halves:
 * behaviour (methods): :meth:`Instrument.make` computes a product (shared skeleton in
   :mod:`core.products.maker`), :meth:`Instrument.load` restores one from the store,
   :meth:`Instrument.png` draws it, :meth:`Instrument.good_time_s` is the good time of
-  pointing-history rows the ScW selection applies ``min_good_time`` to, and
-  :meth:`Instrument.error_radius_deg` the 90 % position error of a detection.
+  pointing-history rows the ScW selection applies ``min_good_time`` to,
+  :meth:`Instrument.error_radius_deg` the 90 % position error of a detection and
+  :meth:`Instrument.mosaic_plan` the grid, stored per-ScW parts and detection of a mosaic.
 
 This module imports nothing of the packages at import time, so any module may import it
 without a cycle; the built-in packages are imported on the first lookup.
@@ -215,6 +216,12 @@ class Instrument:
     def error_radius_deg(self, snr) -> np.ndarray:
         """90 % error radius [deg] of a position detected at significance ``snr``."""
         raise NotImplementedError(f"{self.label} does not locate sources")
+
+    def mosaic_plan(self, query: "Query", *, archive=None):
+        """How an image query's mosaic is co-added from stored per-ScW parts and searched for
+        sources (:class:`core.imaging.parts.MosaicPlan`); None for an instrument without
+        mosaics. The progressive mosaic of a running job reads it."""
+        return None
 
 
 _REGISTRY: dict[str, Instrument] = {}

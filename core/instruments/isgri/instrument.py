@@ -84,6 +84,11 @@ class IsgriInstrument(Instrument):
 
         return error_radius_deg(snr)
 
+    def mosaic_plan(self, query, *, archive=None):
+        from ...imaging.pipeline import mosaic_plan
+
+        return mosaic_plan(query, archive=archive)
+
 
 ISGRI = register(IsgriInstrument(
     name="isgri", label="IBIS/ISGRI",

@@ -15,7 +15,7 @@ __all__ = ["JEMX", "JemxInstrument", "naming", "JEMX_DEADC"]
 #: Live fraction of JEM-X in the simulated archive (:data:`.simulate.DEADC`, kept equal in tests).
 JEMX_DEADC = 0.92
 #: Version of the JEM-X products (images, spectra, light curves, fits): part of their ids.
-PRODUCT_VERSION = "jemx-3"
+PRODUCT_VERSION = "jemx-4"
 
 
 def naming(unit: int) -> FitsNaming:
@@ -88,6 +88,11 @@ class JemxInstrument(Instrument):
         from .catalog import error_radius_deg
 
         return error_radius_deg(snr)
+
+    def mosaic_plan(self, query, *, archive=None):
+        from .products import mosaic_plan
+
+        return mosaic_plan(query, archive=archive)
 
 
 JEMX = register(JemxInstrument(

@@ -5,9 +5,10 @@ Per selected ScW and unit (``jemx_num``) a task decodes the sky image (:mod:`.de
 on, no catalogue handed over) or fits the sources' rates in channels or time bins
 (:mod:`.extract`); the results are kept in the content-addressed store under the ScW, unit,
 band or bins, sources, code and data versions, so overlapping requests compute only new
-ScWs. The folds are instrument-free: mosaics by :class:`core.imaging.mosaic.MosaicBuilder`
-on a JEM-X-pixel grid (the resampled variance propagated with the noise correlation of
-each ScW image's adjacent pixels, no rescaling), per-source stacks by
+ScWs. The folds are instrument-free: mosaics co-added from each ScW image's part on the
+target's canonical JEM-X-pixel grid (:mod:`core.imaging.parts`: resampled once, with the
+variance propagated with the noise correlation of the image's adjacent pixels, no
+rescaling, and stored, so a later mosaic of the target loads it), per-source stacks by
 :func:`core.spectral.products.stack_rates` (exposure-weighted), light-curve bins and
 variability as ISGRI's. Detection: :func:`.catalog.detect_sources` (JMXn-SRCL-RES,
 r90 of :func:`.catalog.error_radius_deg`).
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import tempfile
 from pathlib import Path
 
@@ -31,12 +31,14 @@ import numpy as np
 
 from ... import CODE_VERSION
 from ...errors import QueryError
+from ...imaging.parts import MosaicGrid, MosaicPlan, PartsMosaic, mosaic_centre, projected_part
 from ...products.maker import cached_scw, no_data_error, run_scws, store_product
 from ...products.store import content_key
+from .decode import PIXEL_DEG
 from .instrument import JEMX, PRODUCT_VERSION
 
-__all__ = ["build_product", "load_image", "product_png", "scw_data_version", "MOSAIC_MARGIN_DEG",
-           "MERGE_RADIUS_ARCMIN"]
+__all__ = ["build_product", "load_image", "product_png", "scw_data_version", "mosaic_plan", "JEMX_GRID",
+           "MOSAIC_MARGIN_DEG", "MERGE_RADIUS_ARCMIN"]
 
 #: Field added around the extreme pointings of a mosaic: the collimator's zero response is
 #: 6.6° off axis, and the decoded ScW image reaches ±7°.
@@ -57,72 +59,71 @@ def scw_data_version(archive, scw_id: str, unit: int) -> str:
 
 
 # -- image -----------------------------------------------------------------------------------------
-def _image_task(scw_id: str, unit: int, e1: float, e2: float, grid_header: str, shape, *, archive, store):
-    """Per-ScW task: the decoded image (stored), projected on the mosaic grid."""
-    from astropy.io import fits
-    from astropy.wcs import WCS
+#: JEM-X's grids: its 2.02′ pixel, :data:`MOSAIC_MARGIN_DEG` about the pointings, at most 40°;
+#: resampled with each ScW image's measured noise correlation (the decoded pixels' noise is
+#: partly correlated by the detector resolution and the decoding).
+JEMX_GRID = MosaicGrid(tag="jemx-canonical-grid-40deg", pixel_deg=PIXEL_DEG, margin_deg=MOSAIC_MARGIN_DEG,
+                       max_size_deg=40.0, correlated_noise=True)
 
-    from ...imaging.mosaic import noise_correlation, project
+
+def _image_key(archive, scw_id: str, unit: int, e1: float, e2: float) -> str:
+    return content_key("jemx-scw-image", scw_id, int(unit), round(e1, 3), round(e2, 3), CODE_VERSION, PRODUCT_VERSION,
+                       scw_data_version(archive, scw_id, unit))
+
+
+def _image_task(scw_id: str, unit: int, e1: float, e2: float, ra0: float, dec0: float, *, archive, store):
+    """Per-ScW task: the decoded image (stored) projected onto the target's canonical grid (stored)."""
     from ...imaging.types import SkyImages
-    from .scw_image import decode_jemx
     from .files import read_jemx
+    from .scw_image import decode_jemx
 
-    key = content_key("jemx-scw-image", scw_id, int(unit), round(e1, 3), round(e2, 3), CODE_VERSION, PRODUCT_VERSION,
-                      scw_data_version(archive, scw_id, unit))
+    key = _image_key(archive, scw_id, unit, e1, e2)
 
-    def compute():
-        return decode_jemx(read_jemx(archive, scw_id, unit), e1, e2, iros=True).to_arrays()
+    def image():
+        (arrays, meta), status = cached_scw(
+            store, key, lambda: decode_jemx(read_jemx(archive, scw_id, unit), e1, e2, iros=True).to_arrays())
+        return SkyImages.from_arrays(arrays, meta), status
 
-    (arrays, meta), status = cached_scw(store, key, compute)
-    img = SkyImages.from_arrays(arrays, meta)
-    # The decoded pixels' noise is partly correlated (detector resolution, decoding): the
-    # resampling propagates the variance with the correlation measured on this image.
-    part = project(img, WCS(fits.Header.fromstring(grid_header, sep="\n")), tuple(shape),
-                   pixel_correlation=noise_correlation(img.significance))
-    return (part, {k: v for k, v in img.meta.items() if k != "iros_sources"}), status
+    part, status, meta = projected_part(JEMX_GRID, key, image, ra0, dec0, store=store)
+    return (part, meta), status
 
 
-def _centre(query, rows) -> tuple[float, float]:
-    if math.isfinite(query.RA):
-        return float(query.RA), float(query.DEC)
-    from ...instrument.attitude import radec_to_unit, unit_to_radec
+def mosaic_plan(query, *, archive=None) -> MosaicPlan:
+    """The ``jemx_image`` of ``query``: its grid, ScW image keys and source detection."""
+    from ...archive.store import get_archive
 
-    ra, dec = unit_to_radec(radec_to_unit(rows["ra_scx"], rows["dec_scx"]).sum(axis=0))
-    return float(ra), float(dec)
+    archive = archive or get_archive()
+    unit, e1, e2 = int(query.jemx_num), query.E1_keV, query.E2_keV
+
+    def detect(images):
+        from ...sky.catalog import sky_model
+        from .catalog import detect_sources
+
+        catalog = detect_sources(images, threshold=query.detection_threshold, catalog=sky_model(), unit=unit)
+        catalog.meta.update({"e1": e1, "e2": e2, "threshold": query.detection_threshold, "n_detected": len(catalog)})
+        return catalog
+
+    return MosaicPlan(JEMX_GRID, lambda scw_id: _image_key(archive, scw_id, unit, e1, e2), detect)
 
 
 def _build_image(query, pid, *, progress, cancel, workers, archive, store):
-    from ...imaging.mosaic import MosaicBuilder, mosaic_grid
     from ...imaging.product import image_result, store_image
-    from ...sky.catalog import sky_model
-    from .catalog import detect_sources
-    from .decode import PIXEL_DEG
 
     unit = int(query.jemx_num)
     naming = JEMX.fits_naming(query)
     sel = archive.select(query)
-    ra0, dec0 = _centre(query, sel.rows)
-    wcs, shape = mosaic_grid(ra0, dec0, list(zip(sel.rows["ra_scx"], sel.rows["dec_scx"])), pixel_deg=PIXEL_DEG,
-                             margin_deg=MOSAIC_MARGIN_DEG, max_size_deg=40.0)
-    header = wcs.to_header().tostring(sep="\n")
-    builder = MosaicBuilder(wcs, shape)
+    ra0, dec0 = mosaic_centre(query, sel.rows)
+    mosaic = PartsMosaic(JEMX_GRID, ra0, dec0, list(zip(sel.rows["ra_scx"], sel.rows["dec_scx"])))
     e1, e2 = query.E1_keV, query.E2_keV
-
-    def add(payload):
-        part, meta = payload
-        if part is not None:
-            builder.accumulate(part, meta)
-
-    items = [(str(s), (unit, e1, e2, header, shape)) for s in sel.ids]
-    statuses = run_scws(_image_task, items, accept=add, progress=progress, cancel=cancel, workers=workers,
-                        archive=archive, store=store)
-    if builder.n_added == 0:
+    items = [(str(s), (unit, e1, e2, ra0, dec0)) for s in sel.ids]
+    statuses = run_scws(_image_task, items, accept=lambda pm: mosaic.add(*pm), progress=progress, cancel=cancel,
+                        workers=workers, archive=archive, store=store)
+    if mosaic.n_added == 0:
         raise no_data_error(statuses, query, "imaged")
-    images = builder.result()
+    images = mosaic.result()
     images.meta.update({"e1": e1, "e2": e2, "product_id": pid, "query": query.to_params(),
                         "instrument_label": naming.label, "jemx_num": unit})
-    catalog = detect_sources(images, threshold=query.detection_threshold, catalog=sky_model(), unit=unit)
-    catalog.meta.update({"e1": e1, "e2": e2, "threshold": query.detection_threshold, "n_detected": len(catalog)})
+    catalog = mosaic_plan(query, archive=archive).detect(images)
     return image_result(store_image(store, pid, query, images, catalog, statuses, naming=naming))
 
 
