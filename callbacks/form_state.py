@@ -29,7 +29,7 @@ from core.query import Query
 __all__ = ["FIELDS", "DEFAULTS", "instrument_defaults", "INSTRUMENT_FIELDS", "form_params", "validate",
            "params_from_search", "share_search", "preset", "PRESETS", "energy_range_text", "catalog_rows_param",
            "convert_time", "time_limits", "public_limit_error", "max_pointings_hint", "FIT_BAND", "fit_band",
-           "fit_band_note", "field_hint", "HINT_FIELDS", "instrument_options", "INSTRUMENT_LABELS", "form_value"]
+           "fit_band_note", "field_hint", "HINT_FIELDS", "instrument_options", "instrument_label", "form_value"]
 
 #: Default band of a spectral fit, per instrument: where the ISGRI response is calibrated
 #: (the ARF is validated against OSA over 20–300 keV), not the 20–40 keV of an image; other
@@ -40,8 +40,14 @@ FIT_BAND = {"isgri": (20.0, 300.0)}
 #: comes from the sources table), in table order.
 FIELDS = tuple(p.name for p in TABLE if p.role == "query" and p.form)
 
-#: Names of the instruments in the page's select (the registry's label for any other).
-INSTRUMENT_LABELS = {"isgri": "IBIS/ISGRI", "jemx": "JEM-X", "spi_acs": "SPI-ACS (all-sky light curve)"}
+def instrument_label(name: str, *, summary: bool = True) -> str:
+    """The registry's name of an instrument for people, e.g. ``SPI-ACS (all-sky light curve)``."""
+    from core.instruments.base import get_instrument
+
+    inst = get_instrument(name, None)
+    if inst is None:
+        return name
+    return f"{inst.label} ({inst.summary})" if summary and inst.summary else inst.label
 
 
 def form_value(value):
@@ -76,13 +82,7 @@ def instrument_defaults(instrument: str | None) -> dict:
 
 def instrument_options() -> list[dict]:
     """The instrument select: the instruments served (the registry's)."""
-    from core.instruments.base import get_instrument
-
-    out = []
-    for name in table.served_instruments():
-        inst = get_instrument(name, None)
-        out.append({"label": INSTRUMENT_LABELS.get(name, inst.label if inst is not None else name), "value": name})
-    return out
+    return [{"label": instrument_label(name), "value": name} for name in table.served_instruments()]
 
 
 def field_hint(name: str, instrument: str | None = None) -> str:
@@ -288,7 +288,7 @@ def energy_range_text(instrument: str) -> str:
     """The band's allowed range for ``instrument`` (as E1_keV/E2_keV errors give it)."""
     instrument = instrument if instrument in param("instrument").choices else "isgri"
     p = param("E1_keV").at(instrument)
-    label = INSTRUMENT_LABELS.get(instrument, instrument).split(" (")[0]
+    label = instrument_label(instrument, summary=False)
     return f"{p.minimum:g}–{p.maximum:g} keV for {label} ({p.allowed()})"
 
 

@@ -62,7 +62,12 @@ def _unit(value):
 
 
 #: Short names in the joint-fit checklist.
-INSTRUMENT_NAMES = {"isgri": "ISGRI", "jemx": "JEM-X"}
+def _short_label(name: str) -> str:
+    """``ISGRI`` of ``IBIS/ISGRI``: the detector, as a joint fit's checklist names it."""
+    from core.instruments.base import get_instrument
+
+    inst = get_instrument(name, None)
+    return inst.label.rsplit("/", 1)[-1] if inst is not None else name
 
 
 def _list_value(value) -> list:
@@ -152,7 +157,7 @@ def query_panel(values: dict) -> html.Form:
                   extra_class="only-fit"),
             field("joint_instruments", "Fit jointly",
                   dcc.Checklist(id=ids.field("joint_instruments"), value=_list_value(v.get("joint_instruments")),
-                                options=[{"label": INSTRUMENT_NAMES.get(c, c), "value": c} for c in joint],
+                                options=[{"label": _short_label(c), "value": c} for c in joint],
                                 inline=True, className="radio"),
                   extra_class="only-fit"),
             html.Div(id=ids.CAT_SELECTED_NOTE, className="hint only-sources", **{"aria-live": "polite"}),

@@ -57,8 +57,6 @@ def _header_value(v):
 
 #: Column-structure cards: rebuilt by astropy from the data, never copied.
 _STRUCTURAL = ("TTYPE", "TFORM", "TUNIT", "TDIM", "TNULL", "TSCAL", "TZERO", "TDISP", "TBCOL")
-_MATRIX_EXTNAMES = ("MATRIX", "SPECRESP MATRIX", "ISGR-RMF.-RSP", "JMX1-RMF.-RSP", "JMX2-RMF.-RSP")
-_EBOUNDS_EXTNAMES = ("EBOUNDS", "ISGR-EBDS-MOD", "JMX1-FBDS-MOD", "JMX2-FBDS-MOD")
 
 
 def _is_vla(fmt: str) -> bool:
@@ -132,7 +130,9 @@ def dense_matrix_hdu(hdu):
 def _is_matrix(hdu) -> bool:
     from astropy.io import fits
 
-    return (isinstance(hdu, fits.BinTableHDU) and hdu.name.upper() in _MATRIX_EXTNAMES
+    from core.fitting.ogip import extension_kind
+
+    return (isinstance(hdu, fits.BinTableHDU) and extension_kind(hdu.name) == "matrix"
             and {"F_CHAN", "N_CHAN", "MATRIX"} <= set(hdu.columns.names)
             and _is_vla(hdu.columns["MATRIX"].format))
 
@@ -207,10 +207,11 @@ def hdu_unit(hdu) -> dict:
 def _ogip_order(hdus: list) -> list:
     """Response files in the order of OSA and the ODA service: PRIMARY, EBOUNDS, MATRIX
     (scripts read ``rmf.data_unit[2]`` as the matrix)."""
-    names = [h.name.upper() for h in hdus]
-    eb = next((n for n in names if n in _EBOUNDS_EXTNAMES), None)
-    if eb is not None and any(n in _MATRIX_EXTNAMES for n in names):
-        e = names.index(eb)
+    from core.fitting.ogip import extension_kind
+
+    kinds = [extension_kind(h.name) for h in hdus]
+    if "ebounds" in kinds and "matrix" in kinds:
+        e = kinds.index("ebounds")
         return [hdus[0], hdus[e]] + [h for i, h in enumerate(hdus[1:], 1) if i != e]
     return hdus
 

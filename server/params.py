@@ -18,23 +18,24 @@ from collections.abc import Sequence
 
 from core import params as table
 from core.errors import QueryError
+from core.instruments.base import instruments as registered_instruments
 from core.params import INSTRUMENTS, OSA_VERSIONS, PRODUCTS, check_served, json_schema, served_instruments
 from core.query import Query
 
 __all__ = ["OSA_VERSIONS", "osa_channel_grid", "catalog_order", "ODA_DEFAULT_TIME_BIN", "ODA_PRODUCTS", "AVAILABLE_INSTRUMENTS", "CONTROL_FIELDS", "ACCEPTED_IGNORED", "query_from_oda",
            "oda_product_name", "parameter_specs", "oda_par_names", "query_from_json", "EXTRA_FIELDS"]
 
-#: ODA product names → (instrument, our product_type).
-ODA_PRODUCTS = {
-    "isgri_image": ("isgri", "image"),
-    "isgri_spectrum": ("isgri", "spectrum"),
-    "isgri_lc": ("isgri", "lc"),
-    "spectral_fit": (None, "spectral_fit"),
-    "jemx_image": ("jemx", "image"),
-    "jemx_spectrum": ("jemx", "spectrum"),
-    "jemx_lc": ("jemx", "lc"),
-    "spi_acs_lc": ("spi_acs", "lc"),
-}
+def _oda_products() -> dict:
+    owners: dict = {}
+    for inst in registered_instruments():
+        for oda, ptype in inst.products.items():
+            owners.setdefault(oda, []).append((inst.name, ptype))
+    return {oda: (own[0][0] if len(own) == 1 else None, own[0][1]) for oda, own in owners.items()}
+
+
+#: ODA product names → (instrument, our product_type), from the instrument registry; a name
+#: several instruments serve (``spectral_fit``) belongs to none of them.
+ODA_PRODUCTS = _oda_products()
 
 
 class _Served(Sequence):

@@ -241,3 +241,14 @@ def test_reader_is_instrument_free(tmp_path, names):
     np.testing.assert_allclose(s.rmf.matrix, matrix, rtol=1e-6, atol=1e-12)
     np.testing.assert_allclose(s.arf.specresp, arf, rtol=1e-6)
     np.testing.assert_allclose(s.e_max, ch[1:], rtol=1e-6)
+
+
+def test_extension_kinds_of_any_instrument():
+    """OGIP names and OSA's of any 4-character instrument prefix (what the ODA encoder orders by)."""
+    from core.fitting.ogip import extension_kind
+
+    assert [extension_kind(n) for n in ("SPECTRUM", "ISGR-PHA1-SPE", "JMX2-PHA1-SPE", "SPECRESP", "JMX1-AXIS-ARF",
+                                        "MATRIX", "SPECRESP MATRIX", "ISGR-RMF.-RSP", "jmx1-rmf.-rsp",
+                                        "EBOUNDS", "ISGR-EBDS-MOD", "JMX2-FBDS-MOD")] == \
+        ["spectrum"] * 3 + ["arf"] * 2 + ["matrix"] * 4 + ["ebounds"] * 3
+    assert [extension_kind(n) for n in ("PRIMARY", "", None, "ISGR-SRCL-RES", "RMF.-RSP", "XRMF.-RSP")] == [None] * 6

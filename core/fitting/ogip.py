@@ -48,6 +48,7 @@ import numpy as np
 from astropy.io import fits
 
 __all__ = [
+    "extension_kind",
     "ARF",
     "RMF",
     "Grouped",
@@ -301,6 +302,18 @@ class SpectrumData:
 def _osa_suffix(extname: str) -> str:
     """``PHA1-SPE`` of ``ISGR-PHA1-SPE`` / ``JMX1-PHA1-SPE`` (OSA: 4-character instrument prefix)."""
     return extname[5:] if len(extname) > 5 and extname[4] == "-" else ""
+
+
+def extension_kind(extname: str) -> str | None:
+    """``"spectrum"``, ``"arf"``, ``"matrix"`` or ``"ebounds"`` for an OGIP extension name or an
+    OSA one of any instrument (``ISGR-RMF.-RSP``, ``JMX2-FBDS-MOD``…); None for any other."""
+    name = str(extname or "").strip().upper()
+    suffix = _osa_suffix(name)
+    for kind, names, osa in (("spectrum", _SPECTRUM_NAMES, _SPECTRUM_OSA), ("arf", _ARF_NAMES, _ARF_OSA),
+                             ("matrix", _MATRIX_NAMES, _MATRIX_OSA), ("ebounds", _EBOUNDS_NAMES, _EBOUNDS_OSA)):
+        if name in names or suffix in osa:
+            return kind
+    return None
 
 
 def _find_hdu(hdul, names, osa, hduclas, columns, what, path):

@@ -90,6 +90,8 @@ class Instrument:
         Registry key and ODA ``instrument`` value (``isgri``, ``jemx``, ``spi_acs``).
     label : str
         Human name (``IBIS/ISGRI``, ``JEM-X``, ``SPI-ACS``).
+    summary : str
+        What its products are, when the label does not say (``all-sky light curve``).
     products : dict
         ODA product name → our product type (``{"isgri_image": "image", ...}``), the first
         one being the default product.
@@ -125,6 +127,7 @@ class Instrument:
 
     name: str
     label: str
+    summary: str = ""
     products: dict = field(default_factory=dict)
     energy_range_keV: tuple = (0.0, float("inf"))
     default_band_keV: tuple = (0.0, float("inf"))

@@ -50,7 +50,7 @@ class SpiAcsInstrument(Instrument):
 
 
 SPI_ACS = register(SpiAcsInstrument(
-    name="spi_acs", label="SPI-ACS", products={"spi_acs_lc": "lc"},
+    name="spi_acs", label="SPI-ACS", summary="all-sky light curve", products={"spi_acs_lc": "lc"},
     energy_range_keV=(75.0, 100000.0), default_band_keV=(75.0, 2000.0),
     time_binning=TimeBinning(lo=0.05, hi=1000.0, default=2.0, step=0.05),
     needs_position=False, max_span_s=20000.0, min_span_s=5.0, default_threshold=4.0,
