@@ -197,20 +197,28 @@ def test_fresh_image_progressive_grid_zoom_log_downloads_history(base, d):
     _type(d, "E1_keV", "25")
     _type(d, "E2_keV", "45")  # a band never decoded in this session: a fresh calculation
     _wait(lambda: "3 science windows" in _text(d, "#form-status") and _enabled(d), what="3 ScWs")
+    # Every state of the map's title, the source list and the note, recorded in the page as it
+    # changes (a poll from here can miss a frame that the final product replaces quickly).
+    d.execute_script("""
+        window.__states = [];
+        var rec = function() {
+            var t = document.querySelector('#img-graph .gtitle'), n = document.querySelector('#partial-note');
+            var s = [t ? t.textContent : '', document.querySelectorAll('#cat-table td[data-dash-column=name]').length,
+                     n ? n.textContent : ''];
+            var last = window.__states[window.__states.length - 1];
+            if (!last || last[0] !== s[0] || last[1] !== s[1] || last[2] !== s[2]) { window.__states.push(s); }
+        };
+        new MutationObserver(rec).observe(document.body, {subtree: true, childList: true, characterData: true});
+    """)
     _type(d, "E2_keV", "45", enter=True)  # (12) Enter submits
-    frames = []
-
-    def ready():
-        title = _gd(d, "img-graph", "gd && gd.layout && gd.layout.title ? gd.layout.title.text : ''") or ""
-        if "in progress" in title:
-            frames.append((title, len(_css(d, "#cat-table td[data-dash-column=name]")), _text(d, "#partial-note")))
-        return "ready" in _text(d, "#job-status")
-
-    _wait(ready, timeout=150, poll=0.1, what="the image job")
-    # progressive mosaic: frames drawn while the job ran, each with its source list
+    _wait(lambda: "ready" in _text(d, "#job-status"), timeout=150, what="the image job")
+    frames = [tuple(s) for s in d.execute_script("return window.__states;") if "in progress" in s[0]]
+    # progressive mosaic: frames drawn while the job ran, each with its source list and note
     assert frames, "no progressive frame was shown"
-    assert any("of 3 ScW (in progress)" in t for t, _, _ in frames) and all(n >= 1 for _, n, _ in frames)
-    # The note can trail the first redraw by one poll: some frame of the job carries it.
+    assert any("of 3 ScW (in progress)" in t for t, _, _ in frames) and all(n >= 1 for _, n, _ in frames), frames
+    # The final product replaces the last frame and clears the note in one update, but Plotly
+    # redraws the title a moment after the note changes: a frame's title may be seen with the
+    # cleared note; some state of every frame carries it.
     assert any("finished so far of 3" in note for _, _, note in frames), frames
     _wait(lambda: "3 ScW" in _gd(d, "img-graph", "gd.layout.title.text") and "progress" not in
           _gd(d, "img-graph", "gd.layout.title.text"), what="the final mosaic")
