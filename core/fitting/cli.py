@@ -59,22 +59,23 @@ def _number(field, text, positive=True):
     return v
 
 
-def _bands(text):
+def _energy_range(text: str, field: str, not_a_range: str, not_ordered: str, example: str) -> tuple[float, float]:
+    """``E1-E2`` of ``text`` as floats with 0 < E1 < E2, else a QueryError saying one of the two."""
     from ..errors import QueryError
 
-    out = []
-    for part in str(text).split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            a, b = (float(x) for x in part.split("-"))
-        except ValueError:
-            raise QueryError("bands", f"{part!r} is not E1-E2", "e.g. 20-40,40-100") from None
-        if not 0 < a < b:
-            raise QueryError("bands", f"{part!r}: need 0 < E1 < E2", "e.g. 20-40,40-100")
-        out.append((a, b))
-    return tuple(out)
+    try:
+        a, b = (float(x) for x in text.split("-"))
+    except ValueError:
+        raise QueryError(field, not_a_range, example) from None
+    if not 0 < a < b:
+        raise QueryError(field, not_ordered, example)
+    return a, b
+
+
+def _bands(text):
+    parts = (part.strip() for part in str(text).split(","))
+    return tuple(_energy_range(part, "bands", f"{part!r} is not E1-E2", f"{part!r}: need 0 < E1 < E2", "e.g. 20-40,40-100")
+                 for part in parts if part)
 
 
 def _joint_entry(text):
@@ -87,12 +88,8 @@ def _joint_entry(text):
     path, _, rng = str(text).rpartition(":") if ":" in str(text) else (str(text), "", "")
     emin = emax = None
     if rng:
-        try:
-            emin, emax = (float(x) for x in rng.split("-"))
-        except ValueError:
-            raise QueryError("joint", f"{text!r}: the range is not EMIN-EMAX", "e.g. jemx.pha:3-35") from None
-        if not 0 < emin < emax:
-            raise QueryError("joint", f"{text!r}: need 0 < EMIN < EMAX", "e.g. jemx.pha:3-35")
+        emin, emax = _energy_range(rng, "joint", f"{text!r}: the range is not EMIN-EMAX",
+                                   f"{text!r}: need 0 < EMIN < EMAX", "e.g. jemx.pha:3-35")
     pha = Path(path)
     if not pha.is_file():
         raise QueryError("joint", f"no such file {path!r}", "an OGIP PHA FITS file with RESPFILE/ANCRFILE")
