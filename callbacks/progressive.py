@@ -67,12 +67,12 @@ def progressive_frame(finished, request, partial):
     if not done or (partial and partial.get("job_id") == finished["job_id"] and partial.get("scws") == done):
         return none
     try:
-        frame = partial_mosaic(Query.from_params(request["params"]), done)
+        q = Query.from_params(request["params"])
+        frame = partial_mosaic(q, done)
     except (QueryError, OSError, ValueError):
         return none
     if frame is None:
         return none
-    q = Query.from_params(request["params"])
     tot = finished.get("n_total") or len(done)
     title = f"{q.src_name or 'field'} · {q.E1_keV:g}–{q.E2_keV:g} keV · {frame.n_scw} of {tot} ScW (in progress)"
     rows = image_summary(SimpleNamespace(catalog=frame.catalog, query=q))["catalog"]

@@ -44,11 +44,12 @@ def empty_figure(message: str = "") -> go.Figure:
 
 
 # -- sky image ---------------------------------------------------------------------------------
-def display_grid(significance: np.ndarray, wcs, max_pixels: int = MAX_DISPLAY_PIXELS):
+def display_grid(significance: np.ndarray, wcs, max_pixels: int = MAX_DISPLAY_PIXELS, *, with_radec: bool = True):
     """Max-pooled map, the pixel coordinates of its cells and their RA/Dec.
 
     Returns ``(z, x, y, radec)``: ``z`` (ny, nx) float32, ``x``/``y`` the cells' centres in
-    the original pixel frame (0-based), ``radec`` (ny, nx, 2) float32 in degrees.
+    the original pixel frame (0-based), ``radec`` (ny, nx, 2) float32 in degrees (None
+    without ``with_radec``).
     """
     sig = np.asarray(significance, dtype=np.float32)
     f = max(1, int(math.ceil(max(sig.shape) / max_pixels)))
@@ -59,6 +60,8 @@ def display_grid(significance: np.ndarray, wcs, max_pixels: int = MAX_DISPLAY_PI
         z = np.nanmax(blocks, axis=(1, 3)).astype(np.float32) if f > 1 else sig[:ny, :nx].copy()
     x = np.arange(nx) * f + (f - 1) / 2.0
     y = np.arange(ny) * f + (f - 1) / 2.0
+    if not with_radec:
+        return z, x, y, None
     xx, yy = np.meshgrid(x, y)
     ra, dec = wcs.pixel_to_world_values(xx, yy)
     radec = np.stack([np.round(np.mod(ra, 360.0), 4), np.round(dec, 4)], axis=-1).astype(np.float32)
@@ -190,7 +193,7 @@ def image_figure(significance: np.ndarray, wcs, catalog: list[dict] | None = Non
         Per-pixel RA/Dec in the hover text. Two thirds of the figure's bytes: a progressive
         frame, replaced within seconds, goes without.
     """
-    z, x, y, radec = display_grid(significance, wcs)
+    z, x, y, radec = display_grid(significance, wcs, with_radec=hover_radec)
     finite = z[np.isfinite(z)]
     if zmin is None or not np.isfinite(zmin):
         zmin = -3.0
@@ -209,7 +212,7 @@ def image_figure(significance: np.ndarray, wcs, catalog: list[dict] | None = Non
         cbar.update(tickvals=[math.log10(v) for v in ticks], ticktext=[f"{v:g}" for v in ticks])
     else:
         zmin_s, zmax_s = float(zmin), float(zmax)
-    heat = go.Heatmap(z=zshow, x=x, y=y, customdata=radec if hover_radec else None, zmin=zmin_s, zmax=zmax_s,
+    heat = go.Heatmap(z=zshow, x=x, y=y, customdata=radec, zmin=zmin_s, zmax=zmax_s,
                       colorscale="Inferno",
                       colorbar=cbar, zsmooth=False, hoverongaps=False, name="significance",
                       text=None, meta=["significance"],
