@@ -23,8 +23,9 @@ from pathlib import Path
 
 from flask import Response, request
 
-from .common import ApiError, api_blueprint, public_base_url
 from core import forksafe
+
+from .common import ApiError, api_blueprint, public_base_url
 
 __all__ = ["DIST_NAME", "REQUIRES_DIST", "REQUIRES_PYTHON", "wheel_name", "build_wheel", "bp", "install_line"]
 

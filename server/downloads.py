@@ -27,8 +27,9 @@ from pathlib import Path
 
 from flask import Response, request
 
-from .common import ApiError, api_blueprint, clean_message, jsonable, product_cache
 from core import forksafe
+
+from .common import ApiError, api_blueprint, clean_message, jsonable, product_cache
 
 __all__ = ["bp", "MIME_TYPES", "file_url", "verified", "clear_caches", "build_zip"]
 

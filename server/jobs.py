@@ -40,9 +40,9 @@ from pathlib import Path
 from typing import Callable
 
 from core.config import ensure_private_dir, get_settings
+from core import forksafe
 from core.errors import QueryError
 from core.products.run import Cancelled, ProductResult, load_product, product_id, run_product
-from core import forksafe
 from core.query import Query
 
 from .celery_jobs import QUEUE_OWNER, broker_url

@@ -80,13 +80,13 @@ import numpy as np
 import scipy.fft as sfft
 from astropy.wcs import WCS
 
+from .. import forksafe
 from ..instrument import detector as det
 from ..instrument import mask as msk
 from ..instrument.attitude import Attitude
 from ..instrument.pif import pif as compute_pif
 from .shadowgram import Shadowgram, background_model
 from .wls import wls
-from .. import forksafe
 
 __all__ = [
     "PIXEL_TAN", "PIXEL_DEG", "LAG_SHAPE", "LAG_CENTRE", "MIN_CODING", "N_IDEAL",

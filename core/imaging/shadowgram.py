@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import forksafe
 from ..instrument import background as bkg
 from ..instrument import detector as det
-from .. import forksafe
 
 __all__ = ["Shadowgram", "shadowgram", "background_model", "good_pixels", "pixel_weights",
            "LOW_PATTERN_MAX_KEV", "N_PIX", "DUMP_BIN", "event_arrays", "band_indices"]

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
+
 from .. import forksafe
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only

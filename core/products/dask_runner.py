@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Callable
+
 from .. import forksafe
 
 __all__ = ["scheduler_address", "get_client", "close_clients", "run_scws_dask"]

@@ -31,8 +31,8 @@ from typing import Callable
 __all__ = ["RESTORED", "CALCULATED", "Cancelled", "ScwStatus", "failure", "pool", "replace_pool", "worker_context",
            "run_scws", "WORKER_DIED"]
 
-from .scw_task import CALCULATED, RESTORED, Cancelled, ScwStatus, failure, run_task, worker_context
 from .. import forksafe
+from .scw_task import CALCULATED, RESTORED, Cancelled, ScwStatus, failure, run_task, worker_context
 
 log = logging.getLogger(__name__)
 #: Status of a ScW whose worker died twice.

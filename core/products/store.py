@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import ensure_private_dir, get_settings
 from .. import forksafe
+from ..config import ensure_private_dir, get_settings
 
 __all__ = ["ProductStore", "content_key", "get_store", "KEY_RE"]
 

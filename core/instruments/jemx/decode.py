@@ -41,6 +41,7 @@ import numpy as np
 import scipy.fft as sfft
 from astropy.wcs import WCS
 
+from ... import forksafe
 from ...imaging.decode import scw_attitude
 from ...imaging.wls import wls
 from . import background as bkg
@@ -48,7 +49,6 @@ from . import detector as det
 from . import mask as msk
 from . import pif as jpif
 from . import response as resp
-from ... import forksafe
 
 __all__ = ["PIXEL_TAN", "PIXEL_DEG", "LAG_SHAPE", "LAG_CENTRE", "MIN_CODING", "MIN_COLLIMATOR", "N_IDEAL",
            "JemxShadowgram", "shadowgram", "good_weights", "background_templates", "pi_range", "lag_to_tan", "tan_to_lag",
